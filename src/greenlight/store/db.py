@@ -1,0 +1,113 @@
+"""Opening the platform database: SQLite (WAL) by default, PostgreSQL by URL.
+
+SQLite notes: every write transaction starts with ``BEGIN IMMEDIATE`` so two
+writers queue on the lock instead of deadlocking when a read upgrades to a
+write; read-only work asks for a plain ``BEGIN`` (see :meth:`Database.read`)
+so readers never wait for writers under WAL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from greenlight.core.errors import InvalidInput
+from greenlight.core.settings import Settings
+
+_READ_ONLY = "greenlight_read_only"
+
+
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"isolation_level": None, "timeout": 60, "check_same_thread": False},
+        poolclass=NullPool if not path or path == ":memory:" else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for ``url`` with Greenlight's connection settings."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError for junk URLs
+        raise InvalidInput(
+            f"GREENLIGHT_DATABASE_URL {url!r} is not a database URL; use sqlite:///path "
+            "or postgresql+psycopg://user@host/db.",
+            code="config.bad_database_url",
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        # FULL: a committed ledger entry survives power loss, not only a crash.
+        return _sqlite_engine(url, os.environ.get("GREENLIGHT_SQLITE_SYNCHRONOUS", "FULL"))
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(False))
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    raise InvalidInput(
+        f"Database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL.",
+        code="config.bad_database_url",
+    )
+
+
+@dataclass
+class Database:
+    """The platform database: an engine plus transaction helpers."""
+
+    engine: Engine
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Database:
+        """Open (and by default migrate to the newest schema) the configured database."""
+        db = cls(engine_for(settings.database_url))
+        if migrate:
+            from greenlight.store.migrate import upgrade
+
+            upgrade(db.engine)
+        return db
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction that never blocks writers."""
+        with self.engine.connect().execution_options(**{_READ_ONLY: True}) as conn, conn.begin():
+            yield conn
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
