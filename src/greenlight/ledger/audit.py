@@ -106,23 +106,30 @@ def _check_entries(report: AuditReport, entries: Iterable[Entry]) -> list[bytes]
 def _compare_tiles(
     report: AuditReport, rebuilt: dict[TileKey, bytes], stored: dict[TileKey, bytes], label: str
 ) -> None:
-    """Compare stored tiles with the rebuilt ones; a mismatching hash names the
-    first entry under it."""
-    for key in sorted(set(rebuilt) | set(stored)):
+    """Compare stored tiles with rebuilt ones and report each root cause once.
+
+    One bad leaf makes every ancestor disagree too; only the lowest
+    disagreement is reported (a node whose children agree was itself altered),
+    named by the first entry under it.
+    """
+    size = merkle.HASH_SIZE
+    bad: set[tuple[int, int]] = set()
+    for key in set(rebuilt) | set(stored):
         level, index = key
         want, have = rebuilt.get(key, b""), stored.get(key, b"")
         if want == have:
             continue
-        size = merkle.HASH_SIZE
         for slot in range(max(len(want), len(have)) // size):
             if want[slot * size : (slot + 1) * size] != have[slot * size : (slot + 1) * size]:
-                node = (index << TILE_HEIGHT) + slot
-                report.add(
-                    node << level,
-                    f"the stored {label} hash at level {level} index {node} disagrees with "
-                    "the hash rebuilt from the entries",
-                )
-                break
+                bad.add((level, (index << TILE_HEIGHT) + slot))
+    for level, node in sorted(bad, key=lambda b: (b[1] << b[0], b[0])):
+        if level > 0 and ({(level - 1, 2 * node), (level - 1, 2 * node + 1)} & bad):
+            continue  # explained by a bad child
+        report.add(
+            node << level,
+            f"the stored {label} hash at level {level} index {node} disagrees with "
+            "the hash rebuilt from the entries",
+        )
 
 
 def _check_checkpoints(
@@ -150,6 +157,9 @@ def _check_checkpoints(
             continue
         if tree.root(cp.size) != cp.root_hash:
             start = previous.size if previous else 0
+            if any(p.index is not None and p.index < cp.size for p in report.problems):
+                previous = cp
+                continue  # already explained by a bad entry or tile
             report.add(
                 start,
                 f"the signed checkpoint at size {cp.size} no longer matches the entries "
@@ -201,7 +211,7 @@ def verify_log(ledger: Ledger) -> AuditReport:
     _compare_tiles(report, rebuilt, stored, "tree")
     tree = TileTree(DictTiles(rebuilt))
     report.root_hash = tree.root(tree_size)
-    if bytes(tree_root) != report.root_hash:
+    if bytes(tree_root) != report.root_hash and report.ok:
         report.add(None, "the stored root of the tree disagrees with the rebuilt root")
     _check_checkpoints(
         report,

@@ -141,7 +141,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Parse ``name+keyid+base64``; refuses a key whose id does not match."""
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         bad = InvalidInput(
             "The verifier key is malformed; expected <name>+<8 hex digit key id>+<base64>, "
             "as printed by `greenlight ledger public-key`.",
