@@ -108,10 +108,14 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def issue_root(organization: str, *, now: datetime) -> Issued:
-    """A new self-signed studio root CA (the trust anchor)."""
+def issue_root(organization: str, *, now: datetime, generation: int = 1) -> Issued:
+    """A new self-signed studio root CA (the trust anchor).
+
+    ``generation`` goes into the name so that after a rotation the old and new roots,
+    both trusted, are told apart by people and by chain builders matching on names.
+    """
     return _issue(
-        _name(f"{organization} Root CA", organization),
+        _name(f"{organization} Root CA G{generation}", organization),
         _new_key(),
         None,
         now=now,

@@ -324,10 +324,11 @@ def init_identity(
             code="provenance.identity_exists",
         )
     now = utcnow()
-    root = _certs.issue_root(organization, now=now)
+    anchors = TrustAnchors.studio(settings)
+    root = _certs.issue_root(organization, now=now, generation=len(anchors.certificates) + 1)
     intermediate = _certs.issue_intermediate(root, organization, now=now)
     leaf = _certs.issue_leaf(intermediate, organization, now=now)
-    anchors = TrustAnchors.studio(settings).including(root.certificate)
+    anchors = anchors.including(root.certificate)
     identity = _proven(leaf, intermediate, anchors)
     _make_keys_dir(keys)
     _write(keys / ROOT_KEY, _certs.private_pem(root.key), private=True)
@@ -361,14 +362,16 @@ def rotate_identity(settings: Settings, *, renew: Renewal = "leaf") -> SigningId
     now = utcnow()
     root = _stored(keys, ROOT_CERT, ROOT_KEY)
     organization = _certs.organization_of(root.certificate)
+    anchors = TrustAnchors.studio(settings)
     if renew == "root":
-        root = _certs.issue_root(organization, now=now)
+        generation = len(anchors.certificates) + 1
+        root = _certs.issue_root(organization, now=now, generation=generation)
     if renew in ("root", "intermediate"):
         intermediate = _certs.issue_intermediate(root, organization, now=now)
     else:
         intermediate = _stored(keys, INTERMEDIATE_CERT, INTERMEDIATE_KEY)
     leaf = _certs.issue_leaf(intermediate, organization, now=now)
-    anchors = TrustAnchors.studio(settings).including(root.certificate)
+    anchors = anchors.including(root.certificate)
     identity = _proven(leaf, intermediate, anchors)
 
     _retire(keys, renew)
