@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import rfc8785
-
+from greenlight.core.canonical import CanonicalizationError, canonical_json
 from greenlight.core.clock import rfc3339, utcnow
 from greenlight.core.errors import InvalidInput
 from greenlight.ledger.merkle import leaf_hash
@@ -66,8 +65,8 @@ class Event:
                 "Event subjects map names to ids, both strings.", code="ledger.bad_subjects"
             )
         try:
-            data: bytes = rfc8785.dumps(self.as_json())
-        except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+            data = canonical_json(self.as_json())
+        except CanonicalizationError as exc:
             raise InvalidInput(
                 f"The event payload cannot be written as canonical JSON: {exc}. Use strings, "
                 "integers, booleans, null, lists and objects with string keys.",

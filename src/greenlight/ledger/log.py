@@ -181,6 +181,8 @@ class Ledger:
         self.origin = signer.name
         self._cache = _TileCache()
         self._integrate_lock = threading.Lock()
+        # Checkpoint rows never change: verify each note's signature once.
+        self._opened: dict[str, Checkpoint] = {}
 
     @classmethod
     def open(cls, settings: Settings, db: Database | None = None) -> Ledger:
@@ -377,9 +379,12 @@ class Ledger:
         text = conn.execute(query).scalar()
         if text is None:
             return None
-        body = note.verify(text, self.signer.verifier_key).text
-        cp = checkpoints.parse(body)
-        return Checkpoint(cp.origin, cp.size, cp.root_hash, text)
+        if (cp := self._opened.get(text)) is None:
+            cp = checkpoints.open_signed(text, self.signer.verifier_key, self.origin)
+            if len(self._opened) > 4096:
+                self._opened.clear()
+            self._opened[text] = cp
+        return cp
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every signed checkpoint, oldest first (unverified: see ``verify_log``)."""
