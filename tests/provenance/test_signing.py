@@ -390,3 +390,40 @@ def test_facts_must_match_the_kind_of_work() -> None:
         )
     with pytest.raises(ValueError, match="constraint_info"):
         TrainingMining(ai_training="constrained")
+
+
+def test_a_damaged_sidecar_is_reported_not_trusted(
+    tmp_path: Path, studio: Settings, identity: SigningIdentity, generated: CredentialFacts
+) -> None:
+    dst = tmp_path / "cues.json"
+    signed = sign_asset(MEDIA[".json"](tmp_path / "raw.json"), dst, generated, identity)
+    assert signed.sidecar is not None
+    store = bytearray(signed.sidecar.read_bytes())
+    store[len(store) // 2] ^= 0x01
+    signed.sidecar.write_bytes(bytes(store))
+
+    with pytest.raises(ProvenanceError) as caught:
+        read_credentials(dst, trust=TrustAnchors.studio(studio)).require_trusted()
+    assert caught.value.code == "provenance.tampered"
+
+
+def test_a_sidecar_is_a_plain_c2pa_manifest_store_any_c2pa_reader_can_check(
+    tmp_path: Path, studio: Settings, identity: SigningIdentity, generated: CredentialFacts
+) -> None:
+    import c2pa
+
+    dst = tmp_path / "plate.exr"
+    signed = sign_asset(MEDIA[".exr"](tmp_path / "raw.exr"), dst, generated, identity)
+    assert signed.sidecar is not None
+    anchors = (studio.keys_dir / "trust-anchor.pem").read_text()
+    context = c2pa.Context.from_dict({"trust": {"user_anchors": anchors}})
+
+    with (
+        dst.open("rb") as stream,
+        c2pa.Reader("image/x-exr", stream, signed.sidecar.read_bytes(), context=context) as r,
+    ):
+        store = json.loads(r.json())
+
+    assert store["validation_state"] == "Trusted"
+    assertions = store["manifests"][store["active_manifest"]]["assertions"]
+    assert GOVERNANCE_LABEL in {a["label"] for a in assertions}

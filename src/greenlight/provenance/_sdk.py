@@ -86,6 +86,15 @@ def provenance_error(exc: c2pa.C2paError, *, path: str, doing: str) -> Provenanc
             code="provenance.corrupt_file",
             path=path,
         )
+    if doing == "read":
+        # The asset parsed and carries a manifest store the SDK cannot validate: its
+        # bytes changed (or were never a credential). Either way, nothing holds.
+        return ProvenanceError(
+            f"The content credentials of {path} are damaged and cannot be validated "
+            f"({text}). Treat the file as tampered; fetch the delivered original.",
+            code="provenance.tampered",
+            path=path,
+        )
     if isinstance(exc, c2pa.C2paError.Signature):
         return ProvenanceError(
             f"The signing certificate was rejected while trying to {doing} {path} ({text}). "
