@@ -2,13 +2,32 @@
 
 The lifecycle signs each output with::
 
-    identity = SigningIdentity.load(settings)
+    identity = SigningIdentity.load(settings)            # once per process
     signed = sign_asset(src, dst, CredentialFacts(...), identity)
 
 and anyone holding the studio's trust anchor checks it with::
 
     report = read_credentials(path, trust=TrustAnchors.studio(settings))
-    report.require_trusted()
+    report.require_trusted()      # provenance.untrusted / .tampered / .expired / .invalid
+
+Formats. PNG, JPEG, WebP, TIFF, WAV, MP3, M4A, MP4 and MOV carry the manifest
+inside the file. SRT, WebVTT, TTML, JSON and OpenEXR cannot, so the file is left
+byte for byte as it was and the manifest goes to ``<file>.c2pa`` next to it: a
+standard C2PA manifest store, signed by the SDK itself with its ``no_embed`` mode,
+whose ``c2pa.hash.data`` hard binding is the SHA-256 of the whole file. Any C2PA
+reader given the file and the sidecar recomputes that hash (``Reader(format,
+stream, manifest_data)``); no Greenlight-specific assertion is needed.
+
+Trust. Verification trusts the roots in ``<data dir>/keys/trust-anchor.pem``,
+which keeps every root the studio has used, so a rotation does not orphan old
+credentials. Signatures carry no trusted timestamp (no network), so the SDK judges
+a certificate's validity at verification time: credentials signed by a leaf that
+has since expired read as Invalid (``provenance.expired``); the ledger entry named
+in the governance assertion is then the evidence of when they were signed.
+
+Memory. Greenlight passes file handles to the SDK and hashes in chunks; c2pa
+0.91.3 itself holds the asset in memory while signing (measured: about 2-3x the
+file size for MP4, WAV and sidecar types).
 """
 
 from greenlight.provenance._facts import (
