@@ -43,7 +43,7 @@ from greenlight.provenance import (
 )
 from greenlight.provenance._manifest import manifest_definition
 
-RUNS = 9
+RUNS = 15
 WARMUP = 2
 TARGET = 1.2
 

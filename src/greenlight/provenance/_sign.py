@@ -86,13 +86,15 @@ def sign_asset(
         if kind.binding == "sidecar":
             builder.set_no_embed()
         source = stack.enter_context(src.open("rb"))
-        staged = stack.enter_context(_Staged.next_to(dst))
+        staged = stack.enter_context(
+            _Staged.next_to(dst, stream_digest=not kind.rewritten_in_place)
+        )
         manifest_store = _sign(builder, identity, kind, source, staged, str(src))
         digest = staged.finish()
         sidecar = None
         if kind.binding == "sidecar":
             sidecar = sidecar_path(dst)
-            side = stack.enter_context(_Staged.next_to(sidecar))
+            side = stack.enter_context(_Staged.next_to(sidecar, stream_digest=False))
             side.write(manifest_store)
             side.finish()
             # Media first, then its sidecar: a reader never pairs a new sidecar with
@@ -263,7 +265,7 @@ class _Staged:
     streamed digest is dropped and the file is hashed again from the page cache.
     """
 
-    def __init__(self, path: Path, file: IO[bytes]) -> None:
+    def __init__(self, path: Path, file: IO[bytes], *, stream_digest: bool = True) -> None:
         self.path = path
         self.file = file
         self._pos = 0
@@ -271,13 +273,14 @@ class _Staged:
         self._writes = 0
         self._batch: list[bytes] = []
         self._batch_size = 0
-        self._streaming: _StreamingDigest | None = _StreamingDigest()
+        self._streaming = _StreamingDigest() if stream_digest else None
         self._rehash: _Job | None = None
         self._fsync: _Job | None = None
 
     @classmethod
-    def next_to(cls, final: Path) -> _Staged:
-        """A new empty temporary file in ``final``'s directory."""
+    def next_to(cls, final: Path, *, stream_digest: bool = True) -> _Staged:
+        """A new empty temporary file in ``final``'s directory; ``stream_digest=False``
+        when the writer is known to rewrite what it wrote (hash once, at the end)."""
         try:
             fd, tmp = tempfile.mkstemp(
                 dir=final.parent, prefix=f".{final.name}.", suffix=".partial"
@@ -288,7 +291,7 @@ class _Staged:
                 code="provenance.file_not_found",
                 path=str(final),
             ) from None
-        return cls(Path(tmp), os.fdopen(fd, "w+b"))
+        return cls(Path(tmp), os.fdopen(fd, "w+b"), stream_digest=stream_digest)
 
     def __enter__(self) -> _Staged:
         return self
