@@ -69,16 +69,13 @@ class MediaType:
     mime: str
     binding: Binding
     looks_right: Callable[[bytes], bool]
-    # The SDK goes back and rewrites a size or directory after writing the file, so
-    # the signed file can only be hashed once it is complete.
-    rewritten_in_place: bool = False
 
 
 _PNG = MediaType("PNG", "image/png", "embedded", _png)
 _JPEG = MediaType("JPEG", "image/jpeg", "embedded", _jpeg)
-_WEBP = MediaType("WebP", "image/webp", "embedded", _webp, rewritten_in_place=True)
-_TIFF = MediaType("TIFF", "image/tiff", "embedded", _tiff, rewritten_in_place=True)
-_WAV = MediaType("WAV", "audio/wav", "embedded", _wav, rewritten_in_place=True)
+_WEBP = MediaType("WebP", "image/webp", "embedded", _webp)
+_TIFF = MediaType("TIFF", "image/tiff", "embedded", _tiff)
+_WAV = MediaType("WAV", "audio/wav", "embedded", _wav)
 _MP3 = MediaType("MP3", "audio/mpeg", "embedded", _mp3)
 _M4A = MediaType("M4A", "audio/mp4", "embedded", _bmff)
 _MP4 = MediaType("MP4", "video/mp4", "embedded", _bmff)

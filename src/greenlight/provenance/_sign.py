@@ -20,7 +20,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from queue import SimpleQueue
 from typing import IO, Any
 
 import c2pa
@@ -86,15 +85,13 @@ def sign_asset(
         if kind.binding == "sidecar":
             builder.set_no_embed()
         source = stack.enter_context(src.open("rb"))
-        staged = stack.enter_context(
-            _Staged.next_to(dst, stream_digest=not kind.rewritten_in_place)
-        )
+        staged = stack.enter_context(_Staged.next_to(dst))
         manifest_store = _sign(builder, identity, kind, source, staged, str(src))
         digest = staged.finish()
         sidecar = None
         if kind.binding == "sidecar":
             sidecar = sidecar_path(dst)
-            side = stack.enter_context(_Staged.next_to(sidecar, stream_digest=False))
+            side = stack.enter_context(_Staged.next_to(sidecar))
             side.write(manifest_store)
             side.finish()
             # Media first, then its sidecar: a reader never pairs a new sidecar with
@@ -185,11 +182,6 @@ def _sign(
     return manifest_store
 
 
-# Bytes handed to the hashing thread at a time: large enough that the thread wakes
-# rarely, small enough that hashing keeps pace with the SDK's writes.
-_BATCH = 1 << 20
-
-
 class _Job:
     """``work`` run in a thread; ``result`` joins it and re-raises what it raised."""
 
@@ -215,72 +207,29 @@ class _Job:
         return self._value
 
 
-class _StreamingDigest:
-    """SHA-256 of bytes handed over in order, computed in a thread as they arrive."""
-
-    def __init__(self) -> None:
-        self._queue: SimpleQueue[list[bytes] | None] = SimpleQueue()
-        self._abandoned = False
-        self._job = _Job(self._run, 0)
-
-    def _run(self) -> str:
-        digest = hashlib.sha256()
-        while (batch := self._queue.get()) is not None:
-            for chunk in batch:
-                view = memoryview(chunk)
-                # Slices, so that an abandoned digest stops soon even mid-way a big write.
-                for start in range(0, len(view), _BATCH):
-                    if self._abandoned:
-                        return ""
-                    digest.update(view[start : start + _BATCH])
-        return digest.hexdigest()
-
-    def add(self, batch: list[bytes]) -> None:
-        """Hash ``batch`` after everything added before it."""
-        self._queue.put(batch)
-
-    def close(self) -> str:
-        """The digest of everything added."""
-        self._queue.put(None)
-        return self._job.result()
-
-    def abandon(self) -> None:
-        """Stop hashing without waiting: the bytes changed under us.
-
-        The thread only ever reads bytes in memory, never the file, so it may wind
-        down on its own while the file is renamed or deleted.
-        """
-        self._abandoned = True
-        self._queue.put(None)
-
-
 class _Staged:
     """A temporary file next to its final place, removed unless committed.
 
-    It is also the stream the SDK writes the signed file into, so the work Greenlight
-    adds runs alongside the SDK's instead of after it: appended bytes are hashed in a
-    thread as they are written, and the fsync starts when the SDK flushes after its
-    last write (it then still verifies the new manifest in memory). When the SDK
-    rewrites bytes already written (WAV and WebP sizes, TIFF directories), the
-    streamed digest is dropped and the file is hashed again from the page cache.
+    It is also the stream the SDK writes the signed file into. The SDK flushes after
+    its last write and then still verifies the new manifest in memory; at that flush
+    the fsync and the SHA-256 (read back from the page cache) start in two threads,
+    so they run alongside the SDK instead of after it. A write after that makes them
+    stale, and ``finish`` does them again.
+
+    (Hashing the bytes as they are written was tried: no faster, noisier, and wasted
+    on WAV, WebP and TIFF, whose sizes the SDK rewrites after writing the file.)
     """
 
-    def __init__(self, path: Path, file: IO[bytes], *, stream_digest: bool = True) -> None:
+    def __init__(self, path: Path, file: IO[bytes]) -> None:
         self.path = path
         self.file = file
-        self._pos = 0
-        self._end = 0
         self._writes = 0
-        self._batch: list[bytes] = []
-        self._batch_size = 0
-        self._streaming = _StreamingDigest() if stream_digest else None
-        self._rehash: _Job | None = None
         self._fsync: _Job | None = None
+        self._digest: _Job | None = None
 
     @classmethod
-    def next_to(cls, final: Path, *, stream_digest: bool = True) -> _Staged:
-        """A new empty temporary file in ``final``'s directory; ``stream_digest=False``
-        when the writer is known to rewrite what it wrote (hash once, at the end)."""
+    def next_to(cls, final: Path) -> _Staged:
+        """A new empty temporary file in ``final``'s directory."""
         try:
             fd, tmp = tempfile.mkstemp(
                 dir=final.parent, prefix=f".{final.name}.", suffix=".partial"
@@ -291,15 +240,14 @@ class _Staged:
                 code="provenance.file_not_found",
                 path=str(final),
             ) from None
-        return cls(Path(tmp), os.fdopen(fd, "w+b"), stream_digest=stream_digest)
+        return cls(Path(tmp), os.fdopen(fd, "w+b"))
 
     def __enter__(self) -> _Staged:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._drop_streaming()
         # Never leave a thread reading or syncing a file we are about to delete.
-        for job in (self._rehash, self._fsync):
+        for job in (self._digest, self._fsync):
             if job is not None:
                 with contextlib.suppress(OSError):
                     job.result()
@@ -310,37 +258,22 @@ class _Staged:
     # The stream protocol c2pa-python drives.
 
     def read(self, size: int = -1) -> bytes:
-        data = self.file.read(size)
-        self._pos += len(data)
-        return data
+        return self.file.read(size)
 
     def write(self, data: bytes) -> int:
-        if self._pos != self._end:
-            self._drop_streaming()
-        elif self._streaming is not None:
-            self._batch.append(data)
-            self._batch_size += len(data)
-            if self._batch_size >= _BATCH:
-                self._hand_over(self._streaming)
-        self.file.write(data)
-        self._pos += len(data)
-        self._end = max(self._end, self._pos)
         self._writes += 1
-        return len(data)
+        return self.file.write(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._pos = self.file.seek(offset, whence)
-        return self._pos
+        return self.file.seek(offset, whence)
 
     def tell(self) -> int:
-        return self._pos
+        return self.file.tell()
 
     def flush(self) -> None:
         self.file.flush()
         if self._fsync is None:
-            self._fsync = self._start_fsync()
-        if self._streaming is None and self._rehash is None:
-            self._rehash = self._start_rehash()
+            self._settle()
 
     # Greenlight's side.
 
@@ -348,52 +281,29 @@ class _Staged:
         """Make sure the content is on disk and return its SHA-256 (hex)."""
         self.file.flush()
         if self._fsync is None or self._fsync.generation != self._writes:
-            if self._fsync is not None:
-                self._fsync.result()
-            self._fsync = self._start_fsync()
-        if self._streaming is not None:
-            streaming, self._streaming = self._streaming, None
-            self._hand_over(streaming)
-            digest = streaming.close()
-        else:
-            if self._rehash is None or self._rehash.generation != self._writes:
-                if self._rehash is not None:
-                    self._rehash.result()
-                self._rehash = self._start_rehash()
-            digest = self._rehash.result()
+            self._settle()
+        assert self._fsync is not None and self._digest is not None
         self._fsync.result()
-        return digest
+        return self._digest.result()
 
     def commit(self, final: Path) -> None:
         """Move the finished file over ``final`` (atomic on one filesystem)."""
         self.file.close()
         os.replace(self.path, final)
 
-    def _hand_over(self, streaming: _StreamingDigest) -> None:
-        if self._batch:
-            streaming.add(self._batch)
-            self._batch, self._batch_size = [], 0
-
-    def _drop_streaming(self) -> None:
-        if self._streaming is not None:
-            self._streaming.abandon()
-            self._streaming = None
-            self._batch, self._batch_size = [], 0
-
-    def _start_fsync(self) -> _Job:
-        fd = self.file.fileno()
+    def _settle(self) -> None:
+        for stale in (self._fsync, self._digest):
+            if stale is not None:
+                stale.result()
+        fd, path = self.file.fileno(), self.path
 
         def fsync() -> str:
             os.fsync(fd)
             return ""
 
-        return _Job(fsync, self._writes)
-
-    def _start_rehash(self) -> _Job:
-        path = self.path
-
-        def rehash() -> str:
+        def digest() -> str:
             with path.open("rb") as again:
                 return hashlib.file_digest(again, "sha256").hexdigest()
 
-        return _Job(rehash, self._writes)
+        self._fsync = _Job(fsync, self._writes)
+        self._digest = _Job(digest, self._writes)
