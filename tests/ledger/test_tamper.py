@@ -11,8 +11,14 @@ from sqlalchemy import select, update
 from greenlight.core import Settings
 from greenlight.core.errors import VerificationFailed
 from greenlight.ledger import Event, Ledger, export_tiles, verify_log, verify_tiles
+from greenlight.ledger.log import leaf_key
 from greenlight.ledger.tiles import TILE_HEIGHT
-from greenlight.store.schema import ledger_checkpoints, ledger_entries, ledger_tiles
+from greenlight.store.schema import (
+    ledger_checkpoints,
+    ledger_entries,
+    ledger_leaf_index,
+    ledger_tiles,
+)
 
 N = 600  # three level-0 tiles, so flips land in full and partial tiles
 
@@ -94,6 +100,15 @@ def test_a_flipped_byte_in_any_tile_names_the_first_entry_under_it(ledger: Ledge
             conn.execute(update(ledger_tiles).where(*where).values(hashes=hashes))
 
 
+def test_a_tampered_leaf_lookup_is_caught(ledger: Ledger) -> None:
+    with ledger.db.transaction() as conn:
+        conn.execute(
+            update(ledger_leaf_index).where(ledger_leaf_index.c.idx == 42).values(idx=9999)
+        )
+    report = verify_log(ledger)
+    assert report.first_problem is not None and report.first_problem.index == 42
+
+
 def test_a_flipped_byte_in_a_checkpoint_is_caught(ledger: Ledger) -> None:
     rng = random.Random(4)
     with ledger.db.transaction() as conn:
@@ -123,6 +138,11 @@ def test_a_consistently_rewritten_history_breaks_the_signed_checkpoints(ledger: 
             update(ledger_entries)
             .where(ledger_entries.c.idx == 10)
             .values(body=forged, leaf_hash=merkle.leaf_hash(forged))
+        )
+        conn.execute(
+            update(ledger_leaf_index)
+            .where(ledger_leaf_index.c.idx == 10)
+            .values(leaf_key=leaf_key(merkle.leaf_hash(forged)))
         )
         leaves = [
             bytes(r)

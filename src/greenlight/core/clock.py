@@ -12,4 +12,4 @@ def utcnow() -> datetime:
 
 def rfc3339(moment: datetime) -> str:
     """``2026-11-21T05:23:00.123456Z`` for an aware datetime."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"

@@ -32,11 +32,15 @@ from greenlight.store.schema import (
     ledger_checkpoints,
     ledger_entries,
     ledger_head,
+    ledger_leaf_index,
     ledger_tiles,
     ledger_tree,
 )
 
-_FULL_TILE_BYTES = TILE_WIDTH * merkle.HASH_SIZE
+
+def leaf_key(leaf_hash: bytes) -> int:
+    """The first 8 bytes of a leaf hash as a signed 64-bit integer (an index key)."""
+    return int.from_bytes(leaf_hash[:8], "big", signed=True)
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,10 @@ class Ledger:
             source = _DatabaseTiles(conn, None, size)
             changed = fold_in(source, size, leaves)
             self._write_tiles(conn, changed)
+            conn.execute(
+                ledger_leaf_index.insert(),
+                [{"leaf_key": leaf_key(leaf), "idx": size + i} for i, leaf in enumerate(leaves)],
+            )
             new_size = size + len(leaves)
             tree = TileTree(_DatabaseTiles(conn, None, new_size))
             root = tree.root(new_size)
@@ -352,16 +360,25 @@ class Ledger:
         return [Entry(r.idx, bytes(r.leaf_hash), bytes(r.body)) for r in rows]
 
     def index_of(self, leaf_hash: bytes) -> int:
-        """The first index whose leaf hash is ``leaf_hash``."""
+        """The first integrated index whose leaf hash is ``leaf_hash``."""
         with self.db.read() as conn:
             found = conn.execute(
-                select(func.min(ledger_entries.c.idx)).where(
-                    ledger_entries.c.leaf_hash == leaf_hash
+                select(func.min(ledger_entries.c.idx))
+                .select_from(
+                    ledger_leaf_index.join(
+                        ledger_entries, ledger_entries.c.idx == ledger_leaf_index.c.idx
+                    )
+                )
+                .where(
+                    ledger_leaf_index.c.leaf_key == leaf_key(leaf_hash),
+                    ledger_entries.c.leaf_hash == leaf_hash,
                 )
             ).scalar()
         if found is None:
             raise NotFound(
-                f"No ledger entry has leaf hash {leaf_hash.hex()}.", code="ledger.no_such_leaf"
+                f"No integrated ledger entry has leaf hash {leaf_hash.hex()}; a just-logged "
+                "entry is found after the next checkpoint (within a second).",
+                code="ledger.no_such_leaf",
             )
         return int(found)
 

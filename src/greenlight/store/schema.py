@@ -37,16 +37,30 @@ ledger_head = Table(
     Column("next_index", BigInteger, nullable=False),
 )
 
+# On SQLite an INTEGER primary key is the rowid itself: one B-tree, not two.
+Index64 = BigInteger().with_variant(Integer(), "sqlite")
+
 ledger_entries = Table(
     "ledger_entries",
     metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", Index64, primary_key=True, autoincrement=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
     Column("body", LargeBinary, nullable=False),  # canonical JSON (RFC 8785)
     Column("event_type", String(64), nullable=False),
     Column("production_id", String(64), nullable=True),
-    Index("ix_ledger_entries_leaf_hash", "leaf_hash"),
     Index("ix_ledger_entries_production", "production_id", "idx"),
+)
+
+# Leaf hash -> index, for proofs by leaf hash. Random keys make this the
+# costliest index to maintain, so the integrator fills it in its large
+# batches instead of every append paying for it; the key is the hash's first
+# 8 bytes (a signed 64-bit integer), the full hash is checked on lookup.
+ledger_leaf_index = Table(
+    "ledger_leaf_index",
+    metadata,
+    Column("leaf_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
 
 # One row: how much of the log the tree covers, and its root.

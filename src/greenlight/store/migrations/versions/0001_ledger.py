@@ -24,13 +24,23 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_entries",
-        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column(
+            "idx",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
         sa.Column("body", sa.LargeBinary, nullable=False),
         sa.Column("event_type", sa.String(64), nullable=False),
         sa.Column("production_id", sa.String(64), nullable=True),
     )
-    op.create_index("ix_ledger_entries_leaf_hash", "ledger_entries", ["leaf_hash"])
+    op.create_table(
+        "ledger_leaf_index",
+        sa.Column("leaf_key", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+        sqlite_with_rowid=False,
+    )
     op.create_index("ix_ledger_entries_production", "ledger_entries", ["production_id", "idx"])
     tree = op.create_table(
         "ledger_tree",
