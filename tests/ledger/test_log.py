@@ -173,3 +173,19 @@ def test_a_changed_origin_is_refused(settings: Settings) -> None:
 def test_entries_can_be_listed_by_production(ledger: Ledger) -> None:
     ledger.record(submitted(1, "prod_a"), submitted(2, "prod_b"), submitted(3, "prod_a"))
     assert [e.index for e in ledger.entries(production="prod_a")] == [0, 2]
+
+
+def test_a_reference_is_confirmed_only_when_it_matches_a_signed_entry(ledger: Ledger) -> None:
+    from greenlight.core.errors import VerificationFailed
+
+    appended = ledger.record(submitted(1), submitted(2))
+    entry, proof = ledger.confirm(ledger.origin, 1, appended[1].leaf_hash)
+    assert entry.event()["subjects"] == {"request": "req_2"} and proof.index == 1
+    for origin, index, leaf, code in [
+        ("other.example/log", 1, appended[1].leaf_hash, "ledger.wrong_log"),
+        (ledger.origin, 7, appended[1].leaf_hash, "ledger.reference_missing"),
+        (ledger.origin, 0, appended[1].leaf_hash, "ledger.reference_mismatch"),
+    ]:
+        with pytest.raises(VerificationFailed) as err:
+            ledger.confirm(origin, index, leaf)
+        assert err.value.code == code

@@ -458,6 +458,36 @@ class Ledger:
                 index, size, leaf, tree.inclusion_proof(index, size), tree.root(size), cp
             )
 
+    def confirm(self, origin: str, index: int, leaf_hash: bytes) -> tuple[Entry, InclusionProof]:
+        """Check a reference to this log (as a content credential carries one).
+
+        The origin must be this log's, the entry at ``index`` must hash to
+        ``leaf_hash``, and a signed checkpoint must include it, so a reference
+        to a forged or altered entry fails. Raises VerificationFailed.
+        """
+        if origin != self.origin:
+            raise VerificationFailed(
+                f"The reference names log {origin!r}; this ledger is {self.origin!r}.",
+                code="ledger.wrong_log",
+            )
+        try:
+            entry = self.entry(index)
+        except NotFound:
+            raise VerificationFailed(
+                f"The reference points at entry {index}, which this ledger does not have.",
+                code="ledger.reference_missing",
+            ) from None
+        if entry.leaf_hash != leaf_hash or merkle.leaf_hash(entry.body) != leaf_hash:
+            raise VerificationFailed(
+                f"Entry {index} has leaf hash {entry.leaf_hash.hex()}, but the reference says "
+                f"{leaf_hash.hex()}: the credential points at a different or altered entry.",
+                code="ledger.reference_mismatch",
+            )
+        self.integrate()
+        proof = self.inclusion_proof(index)
+        proof.verify(self.verifier_key)
+        return entry, proof
+
     def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
         """Prove the tree of ``size1`` is a prefix of the tree of ``size2`` (default: latest)."""
         with self.db.read() as conn:
