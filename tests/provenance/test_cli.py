@@ -158,3 +158,50 @@ def test_keys_import_takes_a_vendor_chain(
     assert "Harbour VFX Content Credentials" in result.output
     signed = _signed(tmp_path, env, generated)
     assert runner.invoke(app, ["provenance", "verify", str(signed)]).exit_code == 0
+
+
+def _facts_pointing_at(
+    facts: CredentialFacts, origin: str, index: int, leaf_hash: str
+) -> CredentialFacts:
+    from greenlight.provenance import LedgerReference
+
+    ledger_ref = LedgerReference(origin=origin, index=index, leaf_hash=leaf_hash)
+    governance = facts.governance.model_copy(update={"ledger": ledger_ref})
+    return facts.model_copy(update={"governance": governance})
+
+
+def test_verify_with_ledger_confirms_the_referenced_entry(
+    tmp_path: Path, env: Settings, generated: CredentialFacts
+) -> None:
+    from greenlight.ledger import Event, Ledger
+
+    assert runner.invoke(app, ["keys", "init"]).exit_code == 0
+    ledger = Ledger.open(Settings.from_env())
+    ours, other = ledger.record(
+        Event(type="run.completed", actor="worker", subjects={"request": "req_01J9Z8"}),
+        Event(type="run.completed", actor="worker", subjects={"request": "req_other"}),
+    )
+    good = _facts_pointing_at(generated, ledger.origin, ours.index, ours.leaf_hash.hex())
+    result = runner.invoke(
+        app, ["provenance", "verify", "--ledger", str(_signed(tmp_path, env, good, "ok.png"))]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"entry {ours.index} of {ledger.origin} matches" in result.output
+
+    forged_leaf = _facts_pointing_at(generated, ledger.origin, ours.index, "ab" * 32)
+    result = runner.invoke(
+        app, ["provenance", "verify", "--ledger", str(_signed(tmp_path, env, forged_leaf, "f.png"))]
+    )
+    assert result.exit_code == 2 and "ledger.reference_mismatch" in result.output
+
+    borrowed = _facts_pointing_at(generated, ledger.origin, other.index, other.leaf_hash.hex())
+    result = runner.invoke(
+        app, ["provenance", "verify", "--ledger", str(_signed(tmp_path, env, borrowed, "b.png"))]
+    )
+    assert result.exit_code == 2 and "another request's entry" in result.output
+
+    missing = _facts_pointing_at(generated, ledger.origin, 99, ours.leaf_hash.hex())
+    result = runner.invoke(
+        app, ["provenance", "verify", "--ledger", str(_signed(tmp_path, env, missing, "m.png"))]
+    )
+    assert result.exit_code == 2 and "ledger.reference_missing" in result.output

@@ -13,11 +13,14 @@ from cryptography.hazmat.primitives import hashes
 from rich.markup import escape
 
 from greenlight.cli._common import console, err_console, friendly_errors, settings
+from greenlight.core.errors import ProvenanceError, VerificationFailed
+from greenlight.ledger import Ledger
 from greenlight.provenance import (
     CredentialReport,
     ManifestEntry,
     SigningIdentity,
     TrustAnchors,
+    governance_reference,
     import_identity,
     init_identity,
     read_credentials,
@@ -225,15 +228,50 @@ def _exit_unless_trusted(report: CredentialReport) -> None:
         raise typer.Exit(code=1)
 
 
+def _check_ledger(report: CredentialReport) -> None:
+    """The governance assertion's ledger entry exists, matches and is signed."""
+    reference = governance_reference(report)
+    governance = report.manifest.governance
+    if reference is None or governance is None:
+        raise ProvenanceError(
+            f"{report.path.name} names no ledger entry, so --ledger has nothing to check.",
+            code="provenance.no_ledger_reference",
+        )
+    ledger = Ledger.open(settings())
+    entry, proof = ledger.confirm(reference.origin, reference.index, reference.leaf_hash_bytes)
+    logged_request = entry.event().get("subjects", {}).get("request")
+    if logged_request is not None and logged_request != governance.request_id:
+        raise VerificationFailed(
+            f"Ledger entry {entry.index} is about request {logged_request}, but the credential "
+            f"says {governance.request_id}: it points at another request's entry.",
+            code="ledger.reference_mismatch",
+        )
+    console.print(
+        f"[green]ledger[/] entry {entry.index} of {escape(ledger.origin)} matches the credential "
+        f"and is included in the signed checkpoint of size {proof.size}",
+        highlight=False,
+    )
+
+
 @app.command()
 @friendly_errors
 def verify(
-    file: Annotated[Path, typer.Argument(help="The file to check.")], trust: TrustFile = None
+    file: Annotated[Path, typer.Argument(help="The file to check.")],
+    trust: TrustFile = None,
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            "--ledger",
+            help="Also check that the referenced ledger entry exists, matches and is signed.",
+        ),
+    ] = False,
 ) -> None:
     """Validate a file's content credentials; exit 1 unless Trusted by the studio anchor."""
     report = read_credentials(file, trust=_trust(trust))
     _print_report(report)
     _exit_unless_trusted(report)
+    if ledger:
+        _check_ledger(report)
 
 
 @app.command()

@@ -1,9 +1,11 @@
 """Signing one output: facts to manifest, manifest into the file, the file into place.
 
 Nothing is written half-way: the signed file (and its sidecar) go to temporary
-files in the destination directory, are fsynced, then renamed over the target.
-Files are streamed: the SDK reads and writes through file handles, and the
-SHA-256 of the result is computed in chunks while its fsync runs.
+files in the destination directory and are renamed over the target only when
+complete. Durability (fsync) and the content hash are the storing side's job:
+the blob store hashes and syncs once as it takes the file in, so signing does
+neither by default (``durable=True`` syncs before the rename; ``sha256`` is
+computed, streamed, on first use).
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import io
 import json
 import os
 import tempfile
-import threading
 import uuid
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,26 +42,37 @@ from greenlight.provenance._sdk import provenance_error, signing_context
 
 @dataclass(frozen=True)
 class SignedAsset:
-    """A signed output in place: where it is, its SHA-256 and its active manifest."""
+    """A signed output in place: where it is, its active manifest and (on demand) its SHA-256."""
 
     path: Path
-    sha256: str
     size: int
     mime_type: str
     manifest_label: str
     binding: Binding
     sidecar: Path | None = None
 
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the signed file, read in chunks on first use."""
+        with self.path.open("rb") as signed:
+            return hashlib.file_digest(signed, "sha256").hexdigest()
+
 
 def sign_asset(
-    src: Path, dst: Path, facts: CredentialFacts, identity: SigningIdentity
+    src: Path,
+    dst: Path,
+    facts: CredentialFacts,
+    identity: SigningIdentity,
+    *,
+    durable: bool = False,
 ) -> SignedAsset:
     """Write ``src`` to ``dst`` with content credentials stating ``facts``, signed by ``identity``.
 
     Embeddable types (PNG, JPEG, WebP, TIFF, WAV, MP3, M4A, MP4, MOV) carry the manifest
     inside; the others (SRT, WebVTT, TTML, JSON, EXR) are copied unchanged and get a
     ``<dst>.c2pa`` sidecar whose hard binding is the SHA-256 of the whole file.
-    ``dst`` may equal ``src``; it is replaced only once everything is on disk.
+    ``dst`` may equal ``src``; it is replaced only once the signed file is complete.
+    With ``durable`` the new files are fsynced before the rename.
     """
     src, dst = Path(src), Path(dst)
     kind = media_type(src)
@@ -87,13 +99,13 @@ def sign_asset(
         source = stack.enter_context(src.open("rb"))
         staged = stack.enter_context(_Staged.next_to(dst))
         manifest_store = _sign(builder, identity, kind, source, staged, str(src))
-        digest = staged.finish()
+        staged.finish(durable)
         sidecar = None
         if kind.binding == "sidecar":
             sidecar = sidecar_path(dst)
             side = stack.enter_context(_Staged.next_to(sidecar))
             side.write(manifest_store)
-            side.finish()
+            side.finish(durable)
             # Media first, then its sidecar: a reader never pairs a new sidecar with
             # old media.
             staged.commit(dst)
@@ -102,7 +114,6 @@ def sign_asset(
             staged.commit(dst)
     return SignedAsset(
         path=dst,
-        sha256=digest,
         size=dst.stat().st_size,
         mime_type=kind.mime,
         manifest_label=label,
@@ -182,50 +193,15 @@ def _sign(
     return manifest_store
 
 
-class _Job:
-    """``work`` run in a thread; ``result`` joins it and re-raises what it raised."""
-
-    def __init__(self, work: Callable[[], str], generation: int) -> None:
-        self.generation = generation
-        self._work = work
-        self._value = ""
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._work()
-        except BaseException as exc:
-            self._error = exc
-
-    def result(self) -> str:
-        """What ``work`` returned, once it has."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 class _Staged:
     """A temporary file next to its final place, removed unless committed.
 
-    It is also the stream the SDK writes the signed file into. The SDK flushes after
-    its last write and then still verifies the new manifest in memory; at that flush
-    the fsync and the SHA-256 (read back from the page cache) start in two threads,
-    so they run alongside the SDK instead of after it. A write after that makes them
-    stale, and ``finish`` does them again.
-
-    (Hashing the bytes as they are written was tried: no faster, noisier, and wasted
-    on WAV, WebP and TIFF, whose sizes the SDK rewrites after writing the file.)
+    It is also the stream the SDK writes the signed file into.
     """
 
     def __init__(self, path: Path, file: IO[bytes]) -> None:
         self.path = path
         self.file = file
-        self._writes = 0
-        self._fsync: _Job | None = None
-        self._digest: _Job | None = None
 
     @classmethod
     def next_to(cls, final: Path) -> _Staged:
@@ -246,11 +222,6 @@ class _Staged:
         return self
 
     def __exit__(self, *_: object) -> None:
-        # Never leave a thread reading or syncing a file we are about to delete.
-        for job in (self._digest, self._fsync):
-            if job is not None:
-                with contextlib.suppress(OSError):
-                    job.result()
         self.file.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -261,7 +232,6 @@ class _Staged:
         return self.file.read(size)
 
     def write(self, data: bytes) -> int:
-        self._writes += 1
         return self.file.write(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -272,38 +242,16 @@ class _Staged:
 
     def flush(self) -> None:
         self.file.flush()
-        if self._fsync is None:
-            self._settle()
 
     # Greenlight's side.
 
-    def finish(self) -> str:
-        """Make sure the content is on disk and return its SHA-256 (hex)."""
+    def finish(self, durable: bool) -> None:
+        """Flush what the SDK wrote; with ``durable``, force it to disk."""
         self.file.flush()
-        if self._fsync is None or self._fsync.generation != self._writes:
-            self._settle()
-        assert self._fsync is not None and self._digest is not None
-        self._fsync.result()
-        return self._digest.result()
+        if durable:
+            os.fsync(self.file.fileno())
 
     def commit(self, final: Path) -> None:
         """Move the finished file over ``final`` (atomic on one filesystem)."""
         self.file.close()
         os.replace(self.path, final)
-
-    def _settle(self) -> None:
-        for stale in (self._fsync, self._digest):
-            if stale is not None:
-                stale.result()
-        fd, path = self.file.fileno(), self.path
-
-        def fsync() -> str:
-            os.fsync(fd)
-            return ""
-
-        def digest() -> str:
-            with path.open("rb") as again:
-                return hashlib.file_digest(again, "sha256").hexdigest()
-
-        self._fsync = _Job(fsync, self._writes)
-        self._digest = _Job(digest, self._writes)
