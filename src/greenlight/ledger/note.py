@@ -87,6 +87,30 @@ def verifier_key(name: str, public_key: bytes) -> str:
     return f"{name}+{kid:08x}+{base64.b64encode(bytes([ALG_ED25519]) + public_key).decode()}"
 
 
+def _decode_key(text: str, bad: InvalidInput) -> tuple[str, int, bytes]:
+    """Split ``name+keyid+base64(0x01 || 32 bytes)`` into name, key id and key bytes.
+
+    Base64 may itself contain '+', so only the first two are separators (as in Go).
+    """
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise bad
+    name, hex_id, b64 = parts
+    try:
+        raw = base64.b64decode(b64, validate=True)
+        kid = int(hex_id, 16)
+    except (binascii.Error, ValueError):
+        raise bad from None
+    if len(hex_id) != 8 or not _is_valid_name(name) or len(raw) != 33:
+        raise bad
+    if raw[0] != ALG_ED25519:
+        raise InvalidInput(
+            f"Unknown key algorithm {raw[0]}; only Ed25519 (1) is supported.",
+            code="note.unknown_algorithm",
+        )
+    return name, kid, raw[1:]
+
+
 @dataclass(frozen=True)
 class Signer:
     """A parsed signer key: name, key id and the Ed25519 private key."""
@@ -98,27 +122,15 @@ class Signer:
     @classmethod
     def parse(cls, skey: str) -> Signer:
         """Parse ``PRIVATE+KEY+name+keyid+base64``; refuses a mismatching key id."""
-        parts = skey.strip().split("+", 4)
         bad = InvalidInput(
             "The signer key is malformed; expected PRIVATE+KEY+<name>+<key id>+<base64>.",
             code="note.bad_signer_key",
         )
-        if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
+        prefix, _, rest = skey.strip().partition("PRIVATE+KEY+")
+        if prefix or not rest:
             raise bad
-        _, _, name, hex_id, b64 = parts
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            kid = int(hex_id, 16)
-        except (binascii.Error, ValueError):
-            raise bad from None
-        if len(hex_id) != 8 or not _is_valid_name(name) or len(raw) != 33:
-            raise bad
-        if raw[0] != ALG_ED25519:
-            raise InvalidInput(
-                f"Unknown signer key algorithm {raw[0]}; only Ed25519 (1) is supported.",
-                code="note.unknown_algorithm",
-            )
-        private = Ed25519PrivateKey.from_private_bytes(raw[1:])
+        name, kid, seed = _decode_key(rest, bad)
+        private = Ed25519PrivateKey.from_private_bytes(seed)
         if key_id(name, _public_bytes(private.public_key())) != kid:
             raise InvalidInput(
                 "The signer key's id does not match its key: the key string was altered.",
@@ -143,30 +155,15 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Parse ``name+keyid+base64``; refuses a key whose id does not match."""
-        parts = vkey.strip().split("+", 2)
         bad = InvalidInput(
             "The verifier key is malformed; expected <name>+<8 hex digit key id>+<base64>, "
             "as printed by `greenlight ledger public-key`.",
             code="note.bad_verifier_key",
         )
-        if len(parts) != 3:
+        name, kid, public = _decode_key(vkey.strip(), bad)
+        if key_id(name, public) != kid:
             raise bad
-        name, hex_id, b64 = parts
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            kid = int(hex_id, 16)
-        except (binascii.Error, ValueError):
-            raise bad from None
-        if len(hex_id) != 8 or not _is_valid_name(name) or len(raw) != 33:
-            raise bad
-        if raw[0] != ALG_ED25519:
-            raise InvalidInput(
-                f"Unknown verifier key algorithm {raw[0]}; only Ed25519 (1) is supported.",
-                code="note.unknown_algorithm",
-            )
-        if key_id(name, raw[1:]) != kid:
-            raise bad
-        return cls(name=name, key_id=kid, public_key=Ed25519PublicKey.from_public_bytes(raw[1:]))
+        return cls(name=name, key_id=kid, public_key=Ed25519PublicKey.from_public_bytes(public))
 
 
 def sign(text: str, signer_key: str | Signer) -> str:
