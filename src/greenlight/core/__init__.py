@@ -8,6 +8,8 @@ from greenlight.core.errors import (
     NotFound,
     ProofError,
     ProvenanceError,
+    TooLarge,
+    Unauthenticated,
     VerificationFailed,
 )
 from greenlight.core.settings import Settings
@@ -21,5 +23,7 @@ __all__ = [
     "ProofError",
     "ProvenanceError",
     "Settings",
+    "TooLarge",
+    "Unauthenticated",
     "VerificationFailed",
 ]

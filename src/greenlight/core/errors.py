@@ -66,6 +66,20 @@ class Forbidden(GreenlightError):
     default_code = "forbidden"
 
 
+class TooLarge(GreenlightError):
+    """An upload or payload is over the size the platform accepts."""
+
+    status = 413
+    default_code = "input.too_large"
+
+
+class Unauthenticated(GreenlightError):
+    """No valid session or token: the caller must log in first."""
+
+    status = 401
+    default_code = "auth.required"
+
+
 class ProofError(GreenlightError):
     """A Merkle inclusion or consistency proof did not verify."""
 
