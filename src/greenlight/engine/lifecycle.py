@@ -1,0 +1,100 @@
+"""The life of a generation request, in one table.
+
+Every allowed move is a row: (state before, step) -> (state after, the ledger
+event type it writes). Anything not in the table is refused. The flow reads
+top to bottom here:
+
+    requested --policy--> denied | awaiting_approval | queued
+    awaiting_approval --approvals--> queued | denied
+    queued --> running --> failed | generated
+    generated --likeness scan--> quarantined | in_review
+    quarantined --legal clears--> in_review
+    in_review --review--> changes_requested | rejected | accepted
+    accepted --> delivered
+
+``changes_requested`` is final for that iteration: the next iteration is a new
+request linked to it (``previous_request_id``), so each iteration keeps its own
+decision, approvals, run and review on the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from greenlight.core.enums import RequestState as S
+from greenlight.core.errors import Conflict
+
+
+class Step(StrEnum):
+    """Something that happens to a request."""
+
+    POLICY_ALLOWED = "policy_allowed"
+    POLICY_NEEDS_APPROVAL = "policy_needs_approval"
+    POLICY_DENIED = "policy_denied"
+    APPROVALS_COMPLETE = "approvals_complete"
+    APPROVAL_REFUSED = "approval_refused"
+    RUN_STARTED = "run_started"
+    RUN_FAILED = "run_failed"
+    RUN_SUCCEEDED = "run_succeeded"
+    SCAN_CLEAR = "scan_clear"
+    SCAN_MATCHED_WITHOUT_CONSENT = "scan_matched_without_consent"
+    LEGAL_CLEARED = "legal_cleared"
+    REVIEW_ACCEPTED = "review_accepted"
+    REVIEW_REJECTED = "review_rejected"
+    REVIEW_CHANGES_REQUESTED = "review_changes_requested"
+    DELIVERED = "delivered"
+
+
+@dataclass(frozen=True)
+class Move:
+    """One allowed transition and the ledger event that records it."""
+
+    before: S
+    step: Step
+    after: S
+    event: str
+
+
+TRANSITIONS: tuple[Move, ...] = (
+    Move(S.REQUESTED, Step.POLICY_ALLOWED, S.QUEUED, "policy.allowed"),
+    Move(S.REQUESTED, Step.POLICY_NEEDS_APPROVAL, S.AWAITING_APPROVAL, "policy.needs_approval"),
+    Move(S.REQUESTED, Step.POLICY_DENIED, S.DENIED, "policy.denied"),
+    Move(S.AWAITING_APPROVAL, Step.APPROVALS_COMPLETE, S.QUEUED, "approval.complete"),
+    Move(S.AWAITING_APPROVAL, Step.APPROVAL_REFUSED, S.DENIED, "approval.refused"),
+    Move(S.QUEUED, Step.RUN_STARTED, S.RUNNING, "run.started"),
+    Move(S.RUNNING, Step.RUN_FAILED, S.FAILED, "run.failed"),
+    Move(S.RUNNING, Step.RUN_SUCCEEDED, S.GENERATED, "run.succeeded"),
+    Move(S.GENERATED, Step.SCAN_CLEAR, S.IN_REVIEW, "likeness.clear"),
+    Move(S.GENERATED, Step.SCAN_MATCHED_WITHOUT_CONSENT, S.QUARANTINED, "likeness.quarantined"),
+    Move(S.QUARANTINED, Step.LEGAL_CLEARED, S.IN_REVIEW, "likeness.cleared_by_legal"),
+    Move(S.IN_REVIEW, Step.REVIEW_ACCEPTED, S.ACCEPTED, "review.accepted"),
+    Move(S.IN_REVIEW, Step.REVIEW_REJECTED, S.REJECTED, "review.rejected"),
+    Move(
+        S.IN_REVIEW, Step.REVIEW_CHANGES_REQUESTED, S.CHANGES_REQUESTED, "review.changes_requested"
+    ),
+    Move(S.ACCEPTED, Step.DELIVERED, S.DELIVERED, "delivery.made"),
+)
+
+_BY_KEY = {(m.before, m.step): m for m in TRANSITIONS}
+FINAL_STATES = frozenset({S.DENIED, S.FAILED, S.REJECTED, S.CHANGES_REQUESTED, S.DELIVERED})
+
+
+def allowed_steps(state: S) -> list[Step]:
+    """The steps a request in ``state`` can take."""
+    return [m.step for m in TRANSITIONS if m.before == state]
+
+
+def move(state: S, step: Step) -> Move:
+    """The transition for ``step`` from ``state``; refuses anything not in the table."""
+    found = _BY_KEY.get((state, step))
+    if found is None:
+        allowed = ", ".join(allowed_steps(state)) or "nothing: it is final"
+        raise Conflict(
+            f"A request that is {state.value} cannot take the step {step.value!r}; "
+            f"from {state.value} it can take: {allowed}.",
+            code="lifecycle.invalid_transition",
+            state=state.value,
+            step=step.value,
+        )
+    return found
