@@ -1,0 +1,278 @@
+"""The content-addressed blob store.
+
+Blobs live at ``root/sha256/ab/cd/<hash>``. Each is written once and atomically (a
+temp file in ``root/tmp`` on the same filesystem, fsync, rename), kept once however
+often the same bytes are uploaded, and checked against its name whenever it is read.
+
+Contract with the database: put the blob first, then write the rows that name it.
+If that transaction rolls back, call :meth:`BlobStore.delete` only when no committed
+row references the hash, because other uploads may share the same bytes. A row never
+names a blob before the blob is durable, so a crash leaves at worst an unreferenced
+blob (found by comparing the store with the database), never a row pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from greenlight.core.errors import InvalidInput, NotFound, TooLarge, VerificationFailed
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+CHUNK = 1024 * 1024
+"""Bytes read and hashed per step when storing or streaming a blob."""
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A stored blob: its SHA-256 (64 lowercase hex digits), size in bytes and media type."""
+
+    sha256: str
+    size: int
+    media_type: str
+
+
+class BlobReader(io.RawIOBase):
+    """A read-only stream of one blob that checks the bytes against the blob's hash.
+
+    The check runs as soon as the stored size has been read (and again at end of file),
+    so a consumer that stops at the known length is still protected. On a mismatch the
+    read that would hand out the last bytes raises ``VerificationFailed`` instead, which
+    aborts a download rather than completing it with damaged content.
+    """
+
+    def __init__(self, file: io.FileIO, sha256: str) -> None:
+        super().__init__()
+        self._file = file
+        self._sha256 = sha256
+        self._size = os.fstat(file.fileno()).st_size
+        self._digest = hashlib.sha256()
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        n = self._file.readinto(view)
+        if n:
+            self._digest.update(view[:n])
+            self._read += n
+        if self._read >= self._size or (n == 0 and len(view) > 0):
+            self._check()
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        return data if data is not None else b""  # None is only for non-blocking files
+
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
+        """Yield the blob in pieces of at most ``size`` bytes (for streaming responses)."""
+        while chunk := self.read(size):
+            yield chunk
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+    def _check(self) -> None:
+        if self._digest.hexdigest() != self._sha256:
+            raise VerificationFailed(
+                "The stored blob no longer matches its SHA-256: the copy on disk is "
+                "damaged. Restore it from a backup or upload the original again.",
+                code="blob.corrupt",
+                sha256=self._sha256,
+            )
+
+
+class BlobStore:
+    """Blobs on disk under ``root``, named by the SHA-256 of their content."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._tmp = self.root / "tmp"
+
+    # Writing.
+
+    def put_stream(self, stream: BinaryIO, *, media_type: str, max_bytes: int) -> BlobRef:
+        """Store everything ``stream`` yields, in one pass, and return its reference.
+
+        Refuses with ``TooLarge`` as soon as more than ``max_bytes`` arrive. On any
+        error nothing is left behind: no temp file, no blob. Storing bytes that are
+        already present keeps the existing file.
+        """
+        if max_bytes < 0:
+            raise ValueError("max_bytes must not be negative")
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        tmp = Path(name)
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    # Ask for one byte past the limit at most, so an oversized
+                    # upload is refused without reading (or storing) a whole chunk more.
+                    chunk = stream.read(min(CHUNK, max_bytes - size + 1))
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(
+                            f"The upload is larger than the {max_bytes} bytes allowed here; "
+                            "send a smaller file.",
+                            code="blob.too_large",
+                            max_bytes=max_bytes,
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                # Read-only, so no later code can edit a blob in place by mistake.
+                os.fchmod(out.fileno(), 0o440)
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            final = self.path(sha256)
+            self._make_dirs(final.parent)
+            # A same-sized file with this name is the same content (verified on
+            # read); a different size means a damaged copy, which the fresh one heals.
+            if not (final.is_file() and final.stat().st_size == size):
+                os.replace(tmp, final)
+                _fsync_dir(final.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BlobRef(sha256=sha256, size=size, media_type=media_type)
+
+    def put_file(self, path: Path, *, media_type: str, max_bytes: int) -> BlobRef:
+        """Store the file at ``path`` (see :meth:`put_stream`)."""
+        with Path(path).open("rb") as stream:
+            return self.put_stream(stream, media_type=media_type, max_bytes=max_bytes)
+
+    def put_bytes(self, data: bytes, *, media_type: str) -> BlobRef:
+        """Store ``data`` (already in memory, so its size is the caller's to limit)."""
+        return self.put_stream(io.BytesIO(data), media_type=media_type, max_bytes=len(data))
+
+    # Reading.
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob named ``sha256`` lives (whether or not it exists).
+
+        Only 64 lowercase hex digits are accepted, so a hash from a request can
+        never point outside the store.
+        """
+        if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256):
+            raise InvalidInput(
+                "A blob hash must be a SHA-256 written as 64 lowercase hexadecimal "
+                "characters; check the reference you were given.",
+                code="blob.bad_hash",
+            )
+        return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+
+    def open(self, sha256: str) -> BlobReader:
+        """A stream of the blob that raises ``VerificationFailed`` if its bytes are damaged.
+
+        Serve downloads through this reader, not by handing the file path to a web
+        server, or corruption goes unnoticed.
+        """
+        try:
+            file = io.FileIO(self.path(sha256), "r")
+        except FileNotFoundError:
+            raise _not_found(sha256) from None
+        return BlobReader(file, sha256)
+
+    def read_bytes(self, sha256: str) -> bytes:
+        """The whole blob, verified against its hash."""
+        with self.open(sha256) as reader:
+            return b"".join(reader.chunks())  # big reads: read() alone goes 8 KiB at a time
+
+    def verify(self, sha256: str) -> None:
+        """Read the blob through and raise ``VerificationFailed`` if it is damaged."""
+        with self.open(sha256) as reader:
+            for _ in reader.chunks():
+                pass
+
+    def exists(self, sha256: str) -> bool:
+        """Whether a blob with this hash is stored."""
+        return self.path(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        """The stored blob's size in bytes."""
+        try:
+            return self.path(sha256).stat().st_size
+        except FileNotFoundError:
+            raise _not_found(sha256) from None
+
+    # Removing.
+
+    def delete(self, sha256: str) -> None:
+        """Remove a blob; removing one that is not there is not an error.
+
+        For undoing a put whose database transaction rolled back. The caller must
+        first check, in the database, that no committed row references the hash.
+        Beware a concurrent upload of the same bytes that has been put but not yet
+        committed: its rows will name a blob this call removed. Callers that can
+        race must serialise the reference check, the delete and their own commit.
+        """
+        # The fan-out directories stay: removing them could race a put that has
+        # just created them and is about to rename its file into place.
+        self.path(sha256).unlink(missing_ok=True)
+
+    def sweep_tmp(self, older_than_seconds: float = 3600) -> int:
+        """Remove temp files a crashed process left in ``root/tmp``; return how many.
+
+        A live upload keeps writing its temp file, so only files untouched for
+        ``older_than_seconds`` are taken.
+        """
+        if not self._tmp.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for entry in self._tmp.iterdir():
+            try:
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # its upload finished, or another sweeper took it
+        return removed
+
+    def _make_dirs(self, directory: Path) -> None:
+        # Create the missing fan-out directories top down, fsyncing each parent so
+        # the new entry survives a crash along with the blob renamed into it.
+        missing: list[Path] = []
+        while not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        for new in reversed(missing):
+            try:
+                new.mkdir()
+            except FileExistsError:
+                continue  # another writer made it first (and fsyncs it)
+            _fsync_dir(new.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _not_found(sha256: str) -> NotFound:
+    return NotFound(
+        "No blob with this SHA-256 is stored; check the hash, or upload the file first.",
+        code="blob.not_found",
+        sha256=sha256,
+    )
