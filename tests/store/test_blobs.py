@@ -1,4 +1,4 @@
-"""The blob store, on real files in a temp directory."""
+"""The blob store and the upload checks, on real files in a temp directory."""
 
 from __future__ import annotations
 
@@ -6,13 +6,25 @@ import hashlib
 import io
 import os
 import random
+import struct
 import time
+import unicodedata
+import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from greenlight.core.errors import InvalidInput, NotFound, TooLarge, VerificationFailed
-from greenlight.store.blobs import CHUNK, BlobRef, BlobStore
+from greenlight.store.blobs import (
+    CHUNK,
+    BlobRef,
+    BlobStore,
+    check_image,
+    safe_filename,
+    sniff_media_type,
+)
 
 NOISE = random.Random(0).randbytes(3 * CHUNK + 17)  # spans several chunks
 
@@ -241,3 +253,261 @@ def test_sweeping_removes_only_stale_temp_files(store: BlobStore, tmp_path: Path
 
 def test_sweeping_a_new_store_finds_nothing(store: BlobStore) -> None:
     assert store.sweep_tmp() == 0
+
+
+# File names.
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "shot_010_v2.exr",
+        "Scène 12 — take 3.mov",
+        ".notes.json",
+        "reel..final.srt",
+        "日本語字幕.vtt",
+        "a" * 255,
+    ],
+)
+def test_a_plain_file_name_is_kept(name: str) -> None:
+    assert safe_filename(name) == name
+
+
+def test_a_file_name_is_normalised_to_nfc() -> None:
+    decomposed = unicodedata.normalize("NFD", "Scène.mov")
+
+    assert safe_filename(decomposed) == "Scène.mov"
+    assert len(safe_filename(decomposed)) == len("Scène.mov")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        ".",
+        "..",
+        "../secrets.txt",
+        "plates/shot.exr",
+        "/etc/passwd",
+        "..\\..\\boot.ini",
+        "C:\\Windows\\evil.dll",
+        "c:evil.exe",
+        "nul\x00.png",
+        "line\nbreak.srt",
+        "bell\x07.wav",
+        "del\x7f.wav",
+        "invoice\u202egnp.exe",  # shows as "invoiceexe.png"
+        "a" * 256,
+        "é" * 128,  # 128 characters, 256 bytes
+        "\udcff.png",  # an undecodable byte smuggled through surrogateescape
+    ],
+)
+def test_a_dangerous_file_name_is_refused(name: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        safe_filename(name)
+
+    assert caught.value.code == "upload.bad_filename"
+
+
+# Media types.
+
+
+def pillow_image(fmt: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(out, fmt)
+    return out.getvalue()
+
+
+def wav_file() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(b"\x00\x00" * 480)
+    return out.getvalue()
+
+
+def ftyp(brand: bytes) -> bytes:
+    # An ISO media file starts with a box: 32-bit size, "ftyp", brand, version, brands.
+    return struct.pack(">I4s4sI4s4s", 24, b"ftyp", brand, 0, brand, b"isom") + b"\x00" * 16
+
+
+SAMPLES: dict[str, tuple[Callable[[], bytes], str]] = {
+    "png": (lambda: pillow_image("PNG"), "image/png"),
+    "jpeg": (lambda: pillow_image("JPEG"), "image/jpeg"),
+    "webp": (lambda: pillow_image("WEBP"), "image/webp"),
+    "tiff": (lambda: pillow_image("TIFF"), "image/tiff"),
+    "wav": (wav_file, "audio/wav"),
+    "mp3-id3": (
+        lambda: b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + bytes(64),
+        "audio/mpeg",
+    ),
+    "mp3-frame": (lambda: b"\xff\xfb\x90\x64" + bytes(413), "audio/mpeg"),
+    "mp4": (lambda: ftyp(b"isom"), "video/mp4"),
+    "m4a": (lambda: ftyp(b"M4A "), "audio/mp4"),
+    "mov": (lambda: ftyp(b"qt  "), "video/quicktime"),
+    "exr": (lambda: b"v/1\x01\x02\x00\x00\x00channels\x00chlist\x00", "image/x-exr"),
+    "srt": (
+        lambda: "\ufeff1\r\n00:00:01,000 --> 00:00:02,500\r\nBonjour.\r\n".encode(),
+        "application/x-subrip",
+    ),
+    "vtt": (lambda: b"WEBVTT\n\n00:01.000 --> 00:02.500\nHello.\n", "text/vtt"),
+    "ttml": (
+        lambda: (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            b'<tt xmlns="http://www.w3.org/ns/ttml" xml:lang="en"><body/></tt>'
+        ),
+        "application/ttml+xml",
+    ),
+    "json": (lambda: b'  {"shot": "010", "take": 3}', "application/json"),
+}
+
+
+@pytest.mark.parametrize("kind", SAMPLES)
+def test_each_accepted_format_is_recognised_by_its_content(kind: str) -> None:
+    make, media_type = SAMPLES[kind]
+    head = make()[:4096]
+
+    assert sniff_media_type(head, None) == media_type
+    assert sniff_media_type(head, media_type) == media_type
+    assert sniff_media_type(head, "application/octet-stream") == media_type
+
+
+@pytest.mark.parametrize(
+    ("kind", "declared", "result"),
+    [
+        ("jpeg", "image/jpg", "image/jpeg"),
+        ("wav", "audio/x-wav", "audio/wav"),
+        ("png", "IMAGE/PNG; charset=binary", "image/png"),
+        ("srt", "text/plain", "application/x-subrip"),
+        ("mp4", "audio/mp4", "audio/mp4"),  # an M4A may carry a generic brand
+        ("m4a", "audio/x-m4a", "audio/mp4"),
+    ],
+)
+def test_common_spellings_of_a_declared_type_are_accepted(
+    kind: str, declared: str, result: str
+) -> None:
+    assert sniff_media_type(SAMPLES[kind][0](), declared) == result
+
+
+@pytest.mark.parametrize(
+    ("kind", "declared"),
+    [
+        ("png", "image/jpeg"),
+        ("png", "application/pdf"),
+        ("wav", "video/mp4"),
+        ("png", "text/plain"),
+    ],
+)
+def test_a_declared_type_that_contradicts_the_content_is_refused(kind: str, declared: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        sniff_media_type(SAMPLES[kind][0](), declared)
+
+    assert caught.value.code == "upload.type_mismatch"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"",
+        b"MZ\x90\x00\x03\x00\x00\x00",
+        bytes(range(256)),
+        b"just some notes",
+        b"\xff\xf1\x50\x80",
+    ],
+    ids=["empty", "windows-exe", "binary", "plain-text", "aac-adts"],
+)
+def test_content_of_an_unknown_type_is_refused(head: bytes) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        sniff_media_type(head, "image/png")
+
+    assert caught.value.code == "upload.unsupported_type"
+
+
+# Images.
+
+
+def save(image: Image.Image, path: Path, fmt: str) -> Path:
+    image.save(path, fmt)
+    return path
+
+
+def noisy_image() -> Image.Image:
+    return Image.frombytes("RGB", (64, 64), random.Random(1).randbytes(64 * 64 * 3))
+
+
+@pytest.fixture(scope="module")
+def huge_blank_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # 400 million pixels in about 50 KB: far over twice Pillow's own limit.
+    return save(Image.new("1", (20_000, 20_000)), tmp_path_factory.mktemp("bomb") / "b.png", "PNG")
+
+
+def test_a_sound_image_reports_its_size(tmp_path: Path) -> None:
+    path = save(noisy_image(), tmp_path / "still.png", "PNG")
+
+    assert check_image(path) == (64, 64)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = save(Image.new("1", (3000, 3000)), tmp_path / "big.png", "PNG")
+
+    with pytest.raises(InvalidInput) as caught:
+        check_image(path, max_pixels=1_000_000)
+
+    assert caught.value.code == "upload.decompression_bomb"
+    assert check_image(path, max_pixels=9_000_000) == (3000, 3000)
+
+
+def test_an_image_just_over_pillows_limit_is_refused_even_if_ours_is_higher(
+    tmp_path: Path,
+) -> None:
+    path = save(Image.new("1", (10_000, 10_000)), tmp_path / "big.png", "PNG")
+
+    with pytest.raises(InvalidInput) as caught:
+        check_image(path, max_pixels=10**10)
+
+    assert caught.value.code == "upload.decompression_bomb"
+
+
+def test_a_decompression_bomb_is_refused(huge_blank_png: Path) -> None:
+    for limit in (80_000_000, 10**12):
+        with pytest.raises(InvalidInput) as caught:
+            check_image(huge_blank_png, max_pixels=limit)
+        assert caught.value.code == "upload.decompression_bomb"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_truncated_image_is_refused(tmp_path: Path, fmt: str) -> None:
+    path = save(noisy_image(), tmp_path / "cut", fmt)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+    with pytest.raises(InvalidInput) as caught:
+        check_image(path)
+
+    assert caught.value.code == "upload.corrupt"
+
+
+def test_a_png_with_a_bad_checksum_is_refused(tmp_path: Path) -> None:
+    path = save(noisy_image(), tmp_path / "bad.png", "PNG")
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT")
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + length] ^= 0x01  # the chunk's CRC: pixels still decode, verify() notices
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(InvalidInput) as caught:
+        check_image(path)
+
+    assert caught.value.code == "upload.corrupt"
+
+
+def test_a_file_that_is_not_an_image_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.png"
+    path.write_text("not pixels")
+
+    with pytest.raises(InvalidInput) as caught:
+        check_image(path)
+
+    assert caught.value.code == "upload.corrupt"

@@ -1,4 +1,4 @@
-"""The content-addressed blob store.
+"""The content-addressed blob store, and the checks an upload passes before it is kept.
 
 Blobs live at ``root/sha256/ab/cd/<hash>``. Each is written once and atomically (a
 temp file in ``root/tmp`` on the same filesystem, fsync, rename), kept once however
@@ -13,16 +13,21 @@ blob (found by comparing the store with the database), never a row pointing at n
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
 import re
 import tempfile
 import time
+import unicodedata
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
+
+from PIL import Image
 
 from greenlight.core.errors import InvalidInput, NotFound, TooLarge, VerificationFailed
 
@@ -31,6 +36,9 @@ if TYPE_CHECKING:
 
 CHUNK = 1024 * 1024
 """Bytes read and hashed per step when storing or streaming a blob."""
+
+SNIFF_BYTES = 4096
+"""How much of the start of an upload :func:`sniff_media_type` expects to see."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -275,4 +283,201 @@ def _not_found(sha256: str) -> NotFound:
         "No blob with this SHA-256 is stored; check the hash, or upload the file first.",
         code="blob.not_found",
         sha256=sha256,
+    )
+
+
+# Upload checks: pure functions of their input.
+
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_DRIVE = re.compile(r"[A-Za-z]:")
+
+
+def safe_filename(name: str) -> str:
+    """``name`` in Unicode NFC if it is a plain file name, else ``InvalidInput``.
+
+    Refused: empty names, ``.`` and ``..``, any ``/`` or ``\\`` (so no directories
+    and no absolute paths), Windows drive prefixes (``C:``), control characters
+    (including NUL, line breaks and the bidi overrides that disguise extensions),
+    and names over 255 bytes in UTF-8.
+    """
+    name = unicodedata.normalize("NFC", name)
+    problem = None
+    if name in ("", ".", ".."):
+        problem = "is empty or a directory reference"
+    elif "/" in name or "\\" in name:
+        problem = "contains a path separator"
+    elif _DRIVE.match(name):
+        problem = "starts with a drive letter"
+    elif any(
+        unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI_CONTROLS for c in name
+    ):
+        problem = "contains control characters"
+    elif len(name.encode("utf-8")) > 255:
+        problem = "is longer than 255 bytes"
+    if problem:
+        raise InvalidInput(
+            f"The file name {problem}; rename the file to a plain name such as "
+            "'shot_010_v2.exr' and upload it again.",
+            code="upload.bad_filename",
+        )
+    return name
+
+
+_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/mp3": "audio/mpeg",
+    "audio/x-mp3": "audio/mpeg",
+    "audio/x-m4a": "audio/mp4",
+    "audio/m4a": "audio/mp4",
+    "image/exr": "image/x-exr",
+    "text/srt": "application/x-subrip",
+    "application/srt": "application/x-subrip",
+    "text/json": "application/json",
+}
+# Declarations that claim nothing in particular.
+_GENERIC = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+_TEXT_TYPES = frozenset(
+    {"application/x-subrip", "text/vtt", "application/ttml+xml", "application/json"}
+)
+# One container, told apart only by an unreliable brand: an M4A may say "isom".
+_ISO_MEDIA = frozenset({"video/mp4", "audio/mp4", "video/quicktime"})
+
+_SRT = re.compile(r"\s*\d+[ \t]*\r?\n[ \t]*\d+:\d\d:\d\d[,.]\d{3}[ \t]*-->")
+_VTT = re.compile(r"WEBVTT(?:[ \t\r\n]|\Z)")
+_TT_ROOT = re.compile(r"<(?:[\w.-]+:)?tt[\s>/]")
+
+
+def sniff_media_type(head: bytes, declared: str | None) -> str:
+    """The media type of an upload, judged from its first bytes (about :data:`SNIFF_BYTES`).
+
+    Knows PNG, JPEG, WebP, TIFF, OpenEXR, WAV, MP3, MP4/M4A/MOV, SubRip, WebVTT,
+    TTML and JSON. ``declared`` (the client's Content-Type, may be ``None``) must
+    agree with the content, else ``upload.type_mismatch``; content we do not know
+    is ``upload.unsupported_type``.
+    """
+    found = _sniff(head)
+    if found is None:
+        raise InvalidInput(
+            "The file is not a type Greenlight accepts (images: PNG, JPEG, WebP, TIFF, "
+            "EXR; audio: WAV, MP3, M4A; video: MP4, MOV; subtitles: SRT, WebVTT, TTML; "
+            "JSON); convert it to one of these and upload it again.",
+            code="upload.unsupported_type",
+        )
+    claim = (declared or "").split(";")[0].strip().lower()
+    claim = _ALIASES.get(claim, claim)
+    if claim in _GENERIC or claim == found:
+        return found
+    if claim == "text/plain" and found in _TEXT_TYPES:
+        return found
+    if claim in _ISO_MEDIA and found in _ISO_MEDIA:
+        return claim
+    raise InvalidInput(
+        f"The file was sent as {declared} but its content is {found}; send it with "
+        "the right type, or check that it is the file you meant.",
+        code="upload.type_mismatch",
+        declared=declared,
+        detected=found,
+    )
+
+
+def _sniff(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # TIFF, BigTIFF
+        return "image/tiff"
+    if head.startswith(b"v/1\x01"):
+        return "image/x-exr"
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "video/quicktime"
+        return "audio/mp4" if brand in (b"M4A ", b"M4B ", b"M4P ") else "video/mp4"
+    if head.startswith(b"ID3") or _is_mp3_frame(head):
+        return "audio/mpeg"
+    return _sniff_text(head)
+
+
+def _is_mp3_frame(head: bytes) -> bool:
+    # An MPEG audio frame header: 11 sync bits, then no reserved version, layer,
+    # bitrate or sample-rate values (which rules out AAC/ADTS and random bytes).
+    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer != 0 and bitrate != 15 and rate != 3
+
+
+def _sniff_text(head: bytes) -> str | None:
+    try:
+        # Not final: the head may end inside a multi-byte character.
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    text = text.removeprefix("\ufeff")
+    if _VTT.match(text):
+        return "text/vtt"
+    if _SRT.match(text):
+        return "application/x-subrip"
+    body = text.lstrip()
+    if body.startswith("<") and _TT_ROOT.search(body) and "http://www.w3.org/ns/ttml" in body:
+        return "application/ttml+xml"
+    if body.startswith(("{", "[")):
+        return "application/json"
+    return None
+
+
+def check_image(path: Path, *, max_pixels: int = 80_000_000) -> tuple[int, int]:
+    """Check that the image at ``path`` is safe to decode and intact; return (width, height).
+
+    The size is read from the header before any pixel is decoded, so a small file
+    that would expand to gigabytes (a decompression bomb) is refused cheaply with
+    ``upload.decompression_bomb``. Pillow's own limit applies too, if lower. A damaged
+    or truncated image is ``upload.corrupt``.
+    """
+    limit = max_pixels
+    if Image.MAX_IMAGE_PIXELS is not None:
+        limit = min(limit, int(Image.MAX_IMAGE_PIXELS))
+    try:
+        # Pillow warns between its limit and twice it; make that an error. The
+        # filter is process-wide, but the explicit size check below does not need it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:  # reads the header only
+                width, height = image.size
+                if width * height > limit:
+                    raise _bomb(limit)
+                image.verify()
+        # verify() leaves the image unusable; a full decode needs a fresh open.
+        with Image.open(path) as image:
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb(limit) from exc
+    except (InvalidInput, FileNotFoundError):
+        raise
+    except Exception as exc:  # Pillow's decoders raise many types on bad input
+        raise InvalidInput(
+            "The image is damaged or truncated and cannot be decoded; export it "
+            "again and upload the new file.",
+            code="upload.corrupt",
+        ) from exc
+    return width, height
+
+
+def _bomb(limit: int) -> InvalidInput:
+    return InvalidInput(
+        f"The image has more than {limit} pixels, too many to decode safely; send a smaller image.",
+        code="upload.decompression_bomb",
+        max_pixels=limit,
     )
