@@ -21,76 +21,45 @@ import sys
 import tempfile
 import time
 import uuid
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
-import av
 import c2pa
-import numpy as np
-from PIL import Image
 
 from greenlight.core import Settings
 from greenlight.provenance import (
-    CredentialFacts,
-    Governance,
-    LedgerReference,
     SigningIdentity,
-    Tool,
     init_identity,
-    prompt_digest,
     sign_asset,
 )
 from greenlight.provenance._manifest import manifest_definition
+
+# The bench shares the test suite's media makers; run from anywhere in the repo.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.media import generated_facts, make_image, make_video, make_wav
 
 RUNS = 15
 WARMUP = 2
 TARGET = 1.2
 
 
-def _frame(width: int, height: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)], -1)
-    noise = rng.integers(-12, 12, size=(height, width, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
+def png_1080p(path: Path) -> Path:
+    return make_image(path, (1920, 1080))
 
 
-def png_1080p(path: Path) -> None:
-    Image.fromarray(_frame(1920, 1080)).save(path)
+def jpeg_4k(path: Path) -> Path:
+    return make_image(path, (3840, 2160), quality=92)
 
 
-def jpeg_4k(path: Path) -> None:
-    Image.fromarray(_frame(3840, 2160)).save(path, quality=92)
+def wav_30s(path: Path) -> Path:
+    return make_wav(path, seconds=30, rate=48000, channels=2)
 
 
-def wav_30s(path: Path) -> None:
-    rate = 48000
-    t = np.arange(rate * 30) / rate
-    tone = (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(np.repeat(tone[:, None], 2, axis=1).tobytes())
+def mp4_10s_1080p(path: Path) -> Path:
+    return make_video(path, frames=250, size=(1920, 1080), rate=25)
 
 
-def mp4_10s_1080p(path: Path) -> None:
-    picture = _frame(1920, 1080)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height = 1920, 1080
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        for i in range(250):
-            moving = np.roll(picture, i * 8, axis=1)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(moving, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-ASSETS: list[tuple[str, str, str, Callable[[Path], None]]] = [
+ASSETS: list[tuple[str, str, str, Callable[[Path], Path]]] = [
     ("1080p PNG", ".png", "image/png", png_1080p),
     ("4K JPEG", ".jpg", "image/jpeg", jpeg_4k),
     ("30 s WAV", ".wav", "audio/wav", wav_30s),
@@ -104,22 +73,7 @@ def main() -> int:
         settings = Settings(data_dir=root / "data", database_url="sqlite://")
         init_identity(settings, organization="Bench Studio")
         identity = SigningIdentity.load(settings)
-        facts = CredentialFacts(
-            kind="generated",
-            tool=Tool(name="lumen-diffusion", version="3.2.0"),
-            governance=Governance(
-                request_id="req_bench",
-                production="prod_bench",
-                use_case="previs",
-                policy_decision_id="dec_bench",
-                policy_version="2026.11.1",
-                approval_ids=("apr_1",),
-                consent_ids=("con_1",),
-                prompt_log_id="plog_1",
-                prompt_sha256=prompt_digest("a lighthouse in a storm"),
-                ledger=LedgerReference(origin="bench/ledger", index=7, leaf_hash="ab" * 32),
-            ),
-        )
+        facts = generated_facts()
         # The baseline gets the same settings and signer Greenlight uses, built by hand.
         bare_context = c2pa.Context.from_dict(
             {

@@ -12,8 +12,7 @@ from greenlight.cli import app
 from greenlight.core import Settings
 from greenlight.core.clock import utcnow
 from greenlight.provenance import CredentialFacts, SigningIdentity, _certs, sign_asset
-
-from .conftest import make_image, make_srt
+from tests.media import make_image, make_srt
 
 runner = CliRunner()
 

@@ -25,8 +25,7 @@ from greenlight.provenance import (
     rotate_identity,
     sign_asset,
 )
-
-from .conftest import make_image
+from tests.media import make_image
 
 ORG = "Harbour VFX"
 

@@ -22,8 +22,7 @@ from greenlight.provenance import (
     read_credentials,
     sign_asset,
 )
-
-from .conftest import MEDIA, make_image, make_srt, make_video, make_wav
+from tests.media import MEDIA, make_image, make_srt, make_video, make_wav
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 SIDECAR_TYPES = {".srt", ".vtt", ".ttml", ".json", ".exr"}
