@@ -25,6 +25,7 @@ from greenlight.provenance import (
     rotate_identity,
     sign_asset,
 )
+from tests.expect import refused
 from tests.media import make_image
 
 ORG = "Harbour VFX"
@@ -102,9 +103,8 @@ def test_keys_init_creates_a_three_level_chain_with_private_keys_kept_private(
 
 def test_keys_init_refuses_to_overwrite_an_identity(studio: Settings) -> None:
     init_identity(studio)
-    with pytest.raises(Conflict) as caught:
+    with refused("provenance.identity_exists", Conflict):
         init_identity(studio)
-    assert caught.value.code == "provenance.identity_exists"
 
 
 def test_signing_without_an_identity_says_how_to_make_one(studio: Settings) -> None:
@@ -132,9 +132,8 @@ def test_credentials_are_trusted_only_by_a_verifier_holding_the_studio_anchor(
     without = read_credentials(signed, trust=TrustAnchors.none())
     assert without.state == "Valid"
     assert "signingCredential.untrusted" in {n.code for n in without.failures}
-    with pytest.raises(ProvenanceError) as caught:
+    with refused("provenance.untrusted", ProvenanceError):
         without.require_trusted()
-    assert caught.value.code == "provenance.untrusted"
 
 
 def test_a_credential_signed_under_another_studios_chain_is_untrusted(
@@ -157,9 +156,8 @@ def test_a_self_signed_signing_certificate_is_refused(studio: Settings) -> None:
     with pytest.raises(ProvenanceError, match="self-signed") as caught:
         SigningIdentity.from_pem(cert, key)
     assert caught.value.code == "provenance.self_signed"
-    with pytest.raises(ProvenanceError) as imported:
+    with refused("provenance.self_signed", ProvenanceError):
         import_identity(studio, cert, key, anchor_pem=cert)
-    assert imported.value.code == "provenance.self_signed"
     assert not (studio.keys_dir / "signing.key").exists()
 
 
@@ -184,17 +182,15 @@ def test_a_certificate_about_to_expire_is_refused_unless_the_margin_allows_it() 
 def test_a_key_that_is_not_the_certificates_is_refused() -> None:
     chain, _, _ = _vendor_chain()
     _, other_key, _ = _vendor_chain()
-    with pytest.raises(ProvenanceError) as caught:
+    with refused("provenance.key_mismatch", ProvenanceError):
         SigningIdentity.from_pem(chain, other_key)
-    assert caught.value.code == "provenance.key_mismatch"
 
 
 def test_a_chain_out_of_order_is_refused() -> None:
     chain, key, _ = _vendor_chain()
     leaf, _intermediate, root = x509.load_pem_x509_certificates(chain)
-    with pytest.raises(ProvenanceError) as caught:
+    with refused("provenance.bad_chain", ProvenanceError):
         SigningIdentity.from_pem(_certs.pem(leaf, root), key, anchors=TrustAnchors.none())
-    assert caught.value.code == "provenance.bad_chain"
 
 
 def test_a_vendor_brings_its_own_chain_and_key(
@@ -209,9 +205,8 @@ def test_a_vendor_brings_its_own_chain_and_key(
     assert _certs.pem(*anchors) == root
     signed = _sign_one(tmp_path, "vendor.png", generated, SigningIdentity.load(studio))
     assert read_credentials(signed, trust=TrustAnchors.studio(studio)).state == "Trusted"
-    with pytest.raises(ProvenanceError) as caught:
+    with refused("provenance.rotation_unavailable", ProvenanceError):
         rotate_identity(studio)
-    assert caught.value.code == "provenance.rotation_unavailable"
 
 
 def test_a_kms_held_key_signs_through_a_callback(
