@@ -15,6 +15,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pymerkle import SqliteTree
@@ -39,6 +40,16 @@ def events(start: int, n: int) -> list[Event]:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def latencies_ms(call: Callable[[int], object], args: list[int]) -> list[float]:
+    """Milliseconds each ``call(arg)`` took."""
+    out = []
+    for arg in args:
+        started = time.perf_counter()
+        call(arg)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
 
 
 def row(name: str, ours: float, base: float, unit: str, better: str = "higher") -> None:
@@ -103,44 +114,27 @@ def main() -> None:
     assert ledger.tree_size() == total
     rng = random.Random(1)
     picks = [rng.randrange(total) for _ in range(5000)]
-    ours_lat = []
-    for i in picks:
-        t = time.perf_counter()
-        ledger.inclusion_proof(i)
-        ours_lat.append((time.perf_counter() - t) * 1000)
-    base_lat = []
-    for i in picks[:2000]:
-        t = time.perf_counter()
-        pm.prove_inclusion(i + 1, total)  # pymerkle counts from 1
-        base_lat.append((time.perf_counter() - t) * 1000)
+    ours_lat = latencies_ms(ledger.inclusion_proof, picks)
+    base_lat = latencies_ms(lambda i: pm.prove_inclusion(i + 1, total), picks[:2000])  # 1-based
     row(
-        "inclusion proof p50 (1M log)",
+        f"inclusion proof p50 ({total:,} log)",
         statistics.median(ours_lat),
         statistics.median(base_lat),
         "ms",
         "lower",
     )
     row(
-        "inclusion proof p99 (1M log)",
+        f"inclusion proof p99 ({total:,} log)",
         percentile(ours_lat, 0.99),
         percentile(base_lat, 0.99),
         "ms",
         "lower",
     )
-    cons = []
-    for _ in range(1000):
-        a = rng.randrange(1, total)
-        t = time.perf_counter()
-        ledger.consistency_proof(a, total)
-        cons.append((time.perf_counter() - t) * 1000)
-    base_cons = []
-    for _ in range(300):
-        a = rng.randrange(1, total)
-        t = time.perf_counter()
-        pm.prove_consistency(a, total)
-        base_cons.append((time.perf_counter() - t) * 1000)
+    sizes = [rng.randrange(1, total) for _ in range(1000)]
+    cons = latencies_ms(lambda a: ledger.consistency_proof(a, total), sizes)
+    base_cons = latencies_ms(lambda a: pm.prove_consistency(a, total), sizes[:300])
     row(
-        "consistency proof p99 (1M log)",
+        f"consistency proof p99 ({total:,} log)",
         percentile(cons, 0.99),
         percentile(base_cons, 0.99),
         "ms",

@@ -28,27 +28,24 @@ def manifest_definition(facts: CredentialFacts, *, title: str, label: str) -> di
     """
     agent = {"name": facts.tool.name, "version": facts.tool.version}
     inputs = [input_id(i) for i in range(len(facts.inputs))]
+
+    def ai_action(name: str, source_type: str) -> dict[str, Any]:
+        action: dict[str, Any] = {
+            "action": name,
+            "digitalSourceType": source_type,
+            "softwareAgent": agent,
+        }
+        if inputs:
+            action["parameters"] = {"ingredientIds": inputs}
+        return action
+
     actions: list[dict[str, Any]]
     if facts.kind == "generated":
-        created: dict[str, Any] = {
-            "action": "c2pa.created",
-            "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-            "softwareAgent": agent,
-        }
-        if inputs:
-            created["parameters"] = {"ingredientIds": inputs}
-        actions = [created]
+        actions = [ai_action("c2pa.created", TRAINED_ALGORITHMIC_MEDIA)]
     else:
-        edited: dict[str, Any] = {
-            "action": "c2pa.edited",
-            "digitalSourceType": COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
-            "softwareAgent": agent,
-        }
-        if inputs:
-            edited["parameters"] = {"ingredientIds": inputs}
         actions = [
             {"action": "c2pa.opened", "parameters": {"ingredientIds": [PARENT_ID]}},
-            edited,
+            ai_action("c2pa.edited", COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA),
         ]
     return {
         "label": label,
