@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
+    Dialect,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
+    TypeDecorator,
+    UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(
     naming_convention={
@@ -87,4 +98,357 @@ ledger_checkpoints = Table(
     Column("root_hash", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
     Column("signed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# --- column types -----------------------------------------------------------
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in UTC: stored naive-UTC on SQLite, ``timestamptz`` on PostgreSQL,
+    always handed back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime; use greenlight.core.clock.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = String(40)
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _id(name: str = "id") -> Column[Any]:
+    return Column(name, Id, primary_key=True)
+
+
+def _ref(name: str, target: str, *, nullable: bool = False) -> Column[Any]:
+    return Column(name, Id, ForeignKey(target), nullable=nullable)
+
+
+def _created() -> Column[Any]:
+    return Column("created_at", UTCDateTime(), nullable=False)
+
+
+# --- people, sessions and tokens ---------------------------------------------
+
+people = Table(
+    "people",
+    metadata,
+    _id(),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=True),  # argon2id; NULL: token-only
+    Column("is_admin", Boolean, nullable=False, default=False),
+    _created(),
+)
+
+# Web sessions: the cookie carries a random token; only its SHA-256 is stored.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    _ref("person_id", "people.id"),
+    Column("csrf_token", String(64), nullable=False),
+    _created(),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_sessions_person", "person_id"),
+)
+
+# Personal API tokens for scripts, hashed at rest like sessions.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    _ref("person_id", "people.id"),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _created(),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Index("ix_api_tokens_person", "person_id"),
+)
+
+# --- vendors and their tools, talent and consents ----------------------------
+
+vendors = Table(
+    "vendors",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False, unique=True),
+    _created(),
+)
+
+tools = Table(
+    "tools",
+    metadata,
+    _id(),
+    _ref("vendor_id", "vendors.id"),
+    Column("name", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("hosting", String(32), nullable=False),
+    # Which backend runs it here ("inpaint"); NULL when the vendor delivers the work.
+    Column("backend", String(64), nullable=True),
+    Column("use_cases", Json, nullable=False),  # the use cases it is vetted for
+    _created(),
+    UniqueConstraint("vendor_id", "name", "version", name="uq_tools_vendor_name_version"),
+)
+
+talent = Table(
+    "talent",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False),
+    Column("union_affiliation", String(64), nullable=True),  # "SAG-AFTRA", ...
+    _created(),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    _id(),
+    _ref("talent_id", "talent.id"),
+    _ref("production_id", "productions.id"),
+    Column("use_cases", Json, nullable=False),  # what the performer agreed to
+    Column("granted_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("document_sha256", String(64), nullable=True),  # the signed consent, as a blob
+    Column("note", Text, nullable=True),
+    _created(),
+    Index("ix_consents_talent_production", "talent_id", "production_id"),
+)
+
+# --- productions -----------------------------------------------------------
+
+productions = Table(
+    "productions",
+    metadata,
+    _id(),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    _created(),
+)
+
+episodes = Table(
+    "episodes",
+    metadata,
+    Column("production_id", Id, ForeignKey("productions.id"), primary_key=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),  # 101 = S1E01
+    Column("title", String(200), nullable=False),
+)
+
+shots = Table(
+    "shots",
+    metadata,
+    _id(),
+    _ref("production_id", "productions.id"),
+    Column("episode", Integer, nullable=True),
+    Column("code", String(64), nullable=False),
+    Column("frame_in", Integer, nullable=False),
+    Column("frame_out", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    _created(),
+    UniqueConstraint("production_id", "code", name="uq_shots_production_code"),
+)
+
+# A person's roles on a production; a vendor's people also name their vendor.
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("production_id", Id, ForeignKey("productions.id"), primary_key=True),
+    Column("person_id", Id, ForeignKey("people.id"), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    _ref("vendor_id", "vendors.id", nullable=True),
+    _created(),
+    Index("ix_memberships_person", "person_id"),
+)
+
+# --- requests and what happens to them ---------------------------------------
+
+generation_requests = Table(
+    "generation_requests",
+    metadata,
+    _id(),
+    _ref("production_id", "productions.id"),
+    _ref("shot_id", "shots.id", nullable=True),
+    Column("use_case", String(32), nullable=False),
+    _ref("tool_id", "tools.id"),
+    Column("intent", String(32), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("parameters", Json, nullable=False),
+    Column("third_party_ip", Json, nullable=False),  # declared third-party material
+    Column("state", String(32), nullable=False),
+    Column("iteration", Integer, nullable=False),
+    _ref("previous_request_id", "generation_requests.id", nullable=True),
+    _ref("requested_by", "people.id"),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_generation_requests_production_state", "production_id", "state", "id"),
+)
+
+request_talent = Table(
+    "request_talent",
+    metadata,
+    Column("request_id", Id, ForeignKey("generation_requests.id"), primary_key=True),
+    Column("talent_id", Id, ForeignKey("talent.id"), primary_key=True),
+)
+
+# Input assets in the order the backend takes them, each with its part ("plate", "mask").
+request_inputs = Table(
+    "request_inputs",
+    metadata,
+    Column("request_id", Id, ForeignKey("generation_requests.id"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    _ref("asset_id", "assets.id"),
+    Column("part", String(32), nullable=False),
+)
+
+policy_decisions = Table(
+    "policy_decisions",
+    metadata,
+    _id(),
+    _ref("request_id", "generation_requests.id"),
+    Column("outcome", String(16), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("rules", Json, nullable=False),  # ids of the rules that fired
+    Column("reasons", Json, nullable=False),  # one sentence per fired rule
+    Column("required", Json, nullable=False),  # [{"roles": [...], "reason": ...}]
+    _created(),
+    Index("ix_policy_decisions_request", "request_id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    _id(),
+    _ref("request_id", "generation_requests.id"),
+    _ref("person_id", "people.id"),
+    Column("role", String(32), nullable=False),
+    Column("approved", Boolean, nullable=False),
+    Column("note", Text, nullable=False),
+    _created(),
+    UniqueConstraint("request_id", "person_id", "role", name="uq_approvals_request_person_role"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    _ref("request_id", "generation_requests.id"),
+    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("attempts", Integer, nullable=False),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("request_id", name="uq_jobs_request_id"),
+)
+
+# One execution of a job: the prompt log (model, parameters, seed, timings, usage, cost).
+runs = Table(
+    "runs",
+    metadata,
+    _id(),
+    _ref("job_id", "jobs.id"),
+    Column("backend", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("model_version", String(100), nullable=False),
+    Column("parameters", Json, nullable=False),
+    Column("seed", BigInteger, nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    Column("usage", Json, nullable=False),
+    Column("cost_usd", Numeric(12, 6), nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_runs_job", "job_id"),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    _id(),
+    _ref("production_id", "productions.id"),
+    Column("sha256", String(64), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("origin", String(16), nullable=False),  # upload | output
+    _ref("request_id", "generation_requests.id", nullable=True),
+    _ref("run_id", "runs.id", nullable=True),
+    Column("manifest_sha256", String(64), nullable=True),  # sidecar credentials, when not embedded
+    _ref("created_by", "people.id"),
+    _created(),
+    UniqueConstraint("production_id", "sha256", name="uq_assets_production_sha256"),
+    Index("ix_assets_request", "request_id"),
+    Index("ix_assets_sha256", "sha256"),
+)
+
+# Lineage: which assets an asset was made from.
+asset_parents = Table(
+    "asset_parents",
+    metadata,
+    Column("asset_id", Id, ForeignKey("assets.id"), primary_key=True),
+    Column("parent_id", Id, ForeignKey("assets.id"), primary_key=True),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    _id(),
+    _ref("request_id", "generation_requests.id"),
+    _ref("reviewer_id", "people.id"),
+    Column("role", String(32), nullable=False),
+    Column("verdict", String(32), nullable=False),
+    Column("note", Text, nullable=False),
+    _created(),
+    Index("ix_reviews_request", "request_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    _id(),
+    _ref("request_id", "generation_requests.id"),
+    _ref("delivered_by", "people.id"),
+    Column("destination", String(200), nullable=False),
+    Column("note", Text, nullable=False),
+    _created(),
+    UniqueConstraint("request_id", name="uq_deliveries_request_id"),
+)
+
+# Each request's ledger entries, in order: its timeline, and where to find each proof.
+request_events = Table(
+    "request_events",
+    metadata,
+    _ref("request_id", "generation_requests.id"),
+    Column("ledger_index", Index64, primary_key=True, autoincrement=False),
+    Column("event_type", String(64), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    _created(),
+    Index("ix_request_events_request", "request_id", "ledger_index"),
+)
+
+# Replayed POSTs get the first answer back instead of doing the work twice.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("person_id", Id, ForeignKey("people.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of method, path and body
+    Column("status_code", Integer, nullable=False),
+    Column("response", Json, nullable=False),
+    _created(),
 )
