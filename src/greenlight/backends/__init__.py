@@ -1,0 +1,49 @@
+"""Generation backends: one task, one model, one module each.
+
+A backend gets input files and parameters and gives back output files, usage and
+timings; it knows nothing of policy, consent, the ledger or the database. The
+lifecycle picks one by name and calls it in two steps::
+
+    backend = backend_for("inpaint")
+    parameters = backend.check(inputs, request_parameters)   # before queueing
+    result = backend.run(inputs, parameters, out_dir)          # in the worker
+
+Every refusal is ``InvalidInput`` with a code under ``backend.<name>.``.
+"""
+
+from collections.abc import Callable
+
+from greenlight.backends.base import Backend, BackendInput, BackendOutput, BackendResult
+from greenlight.backends.inpaint import InpaintBackend
+from greenlight.core.errors import NotFound
+
+_REGISTRY: dict[str, Callable[[], Backend]] = {
+    InpaintBackend.name: InpaintBackend,
+}
+
+BACKENDS: tuple[str, ...] = tuple(sorted(_REGISTRY))
+"""The names :func:`backend_for` knows."""
+
+
+def backend_for(name: str) -> Backend:
+    """The backend called ``name``; ``NotFound`` (``backend.unknown``) if there is none."""
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise NotFound(
+            f"There is no backend called {name!r}; choose one of {', '.join(BACKENDS)}.",
+            code="backend.unknown",
+            backend=name,
+            known=list(BACKENDS),
+        )
+    return factory()
+
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendInput",
+    "BackendOutput",
+    "BackendResult",
+    "InpaintBackend",
+    "backend_for",
+]
