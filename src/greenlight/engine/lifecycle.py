@@ -21,9 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import Connection, insert, select, update
+
+from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState as S
-from greenlight.core.errors import Conflict
+from greenlight.core.errors import Conflict, NotFound
+from greenlight.ledger import Appended, Event, Ledger
+from greenlight.store.schema import generation_requests, request_events
 
 
 class Step(StrEnum):
@@ -98,3 +104,73 @@ def move(state: S, step: Step) -> Move:
             step=step.value,
         )
     return found
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """A move made and where its ledger event landed."""
+
+    move: Move
+    entry: Appended
+
+
+def record_event(
+    conn: Connection,
+    ledger: Ledger,
+    request_id: str,
+    event: Event,
+) -> Appended:
+    """Append ``event`` about a request to the ledger and to the request's timeline."""
+    appended = ledger.append(conn, event)
+    conn.execute(
+        insert(request_events).values(
+            request_id=request_id,
+            ledger_index=appended.index,
+            event_type=event.type,
+            actor=event.actor,
+            leaf_hash=appended.leaf_hash,
+            created_at=event.time,
+        )
+    )
+    return appended
+
+
+def advance(
+    conn: Connection,
+    ledger: Ledger,
+    request_id: str,
+    step: Step,
+    *,
+    actor: str,
+    payload: dict[str, Any] | None = None,
+    subjects: dict[str, str] | None = None,
+) -> Advanced:
+    """Take ``step`` on a request inside the caller's transaction ``conn``.
+
+    Reads the state under a row lock, refuses a move the table does not allow,
+    writes the new state and appends the move's ledger event: all of it commits
+    or none of it does.
+    """
+    found = conn.execute(
+        select(generation_requests.c.state, generation_requests.c.production_id)
+        .where(generation_requests.c.id == request_id)
+        .with_for_update()
+    ).first()
+    if found is None:
+        raise NotFound(f"There is no request {request_id!r}.", code="request.not_found")
+    chosen = move(S(found.state), step)
+    now = utcnow()
+    conn.execute(
+        update(generation_requests)
+        .where(generation_requests.c.id == request_id)
+        .values(state=chosen.after.value, updated_at=now)
+    )
+    event = Event(
+        type=chosen.event,
+        actor=actor,
+        production=found.production_id,
+        subjects={"request": request_id, **(subjects or {})},
+        payload={"from": chosen.before.value, "to": chosen.after.value, **(payload or {})},
+        time=now,
+    )
+    return Advanced(chosen, record_event(conn, ledger, request_id, event))

@@ -1,0 +1,689 @@
+"""A request's life, step by step: submit, approve, run, review, deliver.
+
+Each function is one step of the flow in DESIGN.md and does all of its writes,
+state move and ledger event in one transaction. Checks come first, so a
+refused step writes nothing. The state machine itself is ``lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from greenlight.accounts import Access
+from greenlight.core.clock import utcnow
+from greenlight.core.enums import CREATIVE_LEADS, Intent, Outcome, RequestState, Role, Verdict
+from greenlight.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from greenlight.core.ids import is_id, new_id
+from greenlight.core.models import (
+    Approval,
+    Delivery,
+    GenerationRequest,
+    InputRef,
+    Job,
+    LedgerMark,
+    PolicyDecision,
+    RequestDetail,
+    RequestDraft,
+    Requirement,
+    Review,
+    Run,
+)
+from greenlight.engine import assets as asset_store
+from greenlight.engine.lifecycle import Step, advance, record_event
+from greenlight.engine.platform import Platform
+from greenlight.ledger import Event
+from greenlight.policy import PolicyFacts, Ruling
+from greenlight.productions import get_production, get_shot
+from greenlight.provenance import prompt_digest
+from greenlight.rights import consents_for, get_tool, list_talent
+from greenlight.store.schema import (
+    approvals,
+    deliveries,
+    generation_requests,
+    jobs,
+    policy_decisions,
+    request_events,
+    request_inputs,
+    request_talent,
+    reviews,
+    runs,
+    tools,
+)
+
+_POLICY_STEP = {
+    Outcome.ALLOW: Step.POLICY_ALLOWED,
+    Outcome.NEEDS_APPROVAL: Step.POLICY_NEEDS_APPROVAL,
+    Outcome.DENY: Step.POLICY_DENIED,
+}
+_REVIEW_STEP = {
+    Verdict.ACCEPT: Step.REVIEW_ACCEPTED,
+    Verdict.REJECT: Step.REVIEW_REJECTED,
+    Verdict.CHANGES_REQUESTED: Step.REVIEW_CHANGES_REQUESTED,
+}
+MAX_PAGE = 200
+
+
+# --- 1. request + 2. policy ---------------------------------------------------
+
+
+def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDetail:
+    """Record a request and judge it: denied, waiting for approval, or queued.
+
+    Everything the request names (production, shot, tool, inputs, talent, the
+    iteration it follows, the backend's parameters) is checked before anything
+    is written, so a bad request leaves no trace but its error.
+    """
+    access.require_submit(draft.production_id)
+    with platform.db.transaction() as conn:
+        production = get_production(conn, draft.production_id)
+        tool = get_tool(conn, draft.tool_id)
+        vendor = access.vendor_scope(production.id)
+        if vendor is not None and tool.vendor_id != vendor:
+            raise Forbidden(
+                f"{tool.name} belongs to another vendor; a vendor requests work only with "
+                "its own tools.",
+                code="access.other_vendor_tool",
+                reason="vendor_scope",
+            )
+        if draft.shot_id is not None and get_shot(conn, draft.shot_id).production_id != (
+            production.id
+        ):
+            raise InvalidInput(
+                f"Shot {draft.shot_id} belongs to another production; pick one of "
+                f"{production.title}'s shots.",
+                code="request.shot_elsewhere",
+            )
+        inputs = _checked_inputs(conn, access, production.id, draft.inputs)
+        talent = list_talent(conn, set(draft.talent_ids))
+        missing = set(draft.talent_ids) - {t.id for t in talent}
+        if missing:
+            raise NotFound(
+                f"No registered talent {', '.join(sorted(missing))}; register the performer "
+                "before referencing them.",
+                code="talent.not_found",
+            )
+        iteration = _iteration(conn, production.id, draft.previous_request_id)
+        parameters = dict(draft.parameters)
+        if tool.backend is not None:
+            backend = platform.backends(tool.backend)
+            parameters = backend.check(
+                [asset_store.backend_input(platform, a, part) for a, part in inputs], parameters
+            )
+
+        now = utcnow()
+        request_id = new_id("request")
+        conn.execute(
+            insert(generation_requests).values(
+                id=request_id,
+                production_id=production.id,
+                shot_id=draft.shot_id,
+                use_case=draft.use_case.value,
+                tool_id=tool.id,
+                intent=draft.intent.value,
+                prompt=draft.prompt,
+                parameters=parameters,
+                third_party_ip=list(draft.third_party_ip),
+                state=RequestState.REQUESTED.value,
+                iteration=iteration,
+                previous_request_id=draft.previous_request_id,
+                requested_by=access.person.id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if talent:
+            conn.execute(
+                insert(request_talent),
+                [{"request_id": request_id, "talent_id": t.id} for t in talent],
+            )
+        if inputs:
+            conn.execute(
+                insert(request_inputs),
+                [
+                    {"request_id": request_id, "position": i, "asset_id": a.id, "part": part}
+                    for i, (a, part) in enumerate(inputs)
+                ],
+            )
+        record_event(
+            conn,
+            platform.ledger,
+            request_id,
+            Event(
+                type="request.submitted",
+                actor=access.person.id,
+                production=production.id,
+                subjects={"request": request_id, "tool": tool.id},
+                payload={
+                    "use_case": draft.use_case.value,
+                    "intent": draft.intent.value,
+                    "tool": {"name": tool.name, "version": tool.version},
+                    "prompt_sha256": prompt_digest(draft.prompt),
+                    "parameters": parameters,
+                    "inputs": [{"sha256": a.sha256, "part": part} for a, part in inputs],
+                    "talent": sorted(t.id for t in talent),
+                    "third_party_ip": list(draft.third_party_ip),
+                    "iteration": iteration,
+                    "previous_request": draft.previous_request_id,
+                },
+                time=now,
+            ),
+        )
+        facts = PolicyFacts(
+            production_id=production.id,
+            use_case=draft.use_case,
+            intent=draft.intent,
+            tool=tool,
+            talent=tuple(talent),
+            consents=tuple(consents_for(conn, production.id, [t.id for t in talent])),
+            third_party_ip=tuple(draft.third_party_ip),
+            now=now,
+            shot_id=draft.shot_id,
+        )
+        _decide(conn, platform, request_id, platform.policy.decide(facts), facts)
+        return load_detail(conn, request_id)
+
+
+def _checked_inputs(
+    conn: Connection, access: Access, production_id: str, refs: Sequence[InputRef]
+) -> list[tuple[Any, str]]:
+    found = []
+    for ref in refs:
+        asset = asset_store.get_asset(conn, access, ref.asset_id)
+        if asset.production_id != production_id:
+            raise InvalidInput(
+                f"Input {ref.asset_id} belongs to another production; upload it to this "
+                "production first.",
+                code="request.input_elsewhere",
+            )
+        found.append((asset, ref.part))
+    return found
+
+
+def _iteration(conn: Connection, production_id: str, previous_id: str | None) -> int:
+    if previous_id is None:
+        return 1
+    previous = load_request(conn, previous_id)
+    if previous.production_id != production_id:
+        raise InvalidInput(
+            "The previous iteration belongs to another production.",
+            code="request.previous_elsewhere",
+        )
+    if previous.state is not RequestState.CHANGES_REQUESTED:
+        raise Conflict(
+            f"Request {previous_id} is {previous.state.value}; only a request whose reviewer "
+            "asked for changes can have a next iteration.",
+            code="request.not_iterable",
+        )
+    taken = conn.execute(
+        select(generation_requests.c.id).where(
+            generation_requests.c.previous_request_id == previous_id
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict(
+            f"Request {previous_id} already has its next iteration, {taken.id}; iterate on "
+            "that one instead.",
+            code="request.already_iterated",
+        )
+    return previous.iteration + 1
+
+
+def _decide(
+    conn: Connection, platform: Platform, request_id: str, ruling: Ruling, facts: PolicyFacts
+) -> None:
+    decision_id = new_id("decision")
+    conn.execute(
+        insert(policy_decisions).values(
+            id=decision_id,
+            request_id=request_id,
+            outcome=ruling.outcome.value,
+            policy_version=ruling.policy_version,
+            rules=list(ruling.rules),
+            reasons=list(ruling.reasons),
+            required=[r.model_dump(mode="json") for r in ruling.required],
+            created_at=utcnow(),
+        )
+    )
+    covered = sorted(c.id for c in facts.consents if c.covers(facts.use_case, facts.now))
+    advance(
+        conn,
+        platform.ledger,
+        request_id,
+        _POLICY_STEP[ruling.outcome],
+        actor="system:policy",
+        subjects={"decision": decision_id},
+        payload={
+            "outcome": ruling.outcome.value,
+            "policy_version": ruling.policy_version,
+            "rules": list(ruling.rules),
+            "reasons": list(ruling.reasons),
+            "required": [r.model_dump(mode="json") for r in ruling.required],
+            "consents": covered,
+        },
+    )
+    if ruling.outcome is Outcome.ALLOW:
+        _queue(conn, request_id)
+
+
+def _queue(conn: Connection, request_id: str) -> None:
+    now = utcnow()
+    conn.execute(
+        insert(jobs).values(
+            id=new_id("job"),
+            request_id=request_id,
+            state="queued",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+# --- 3. approval ---------------------------------------------------------------
+
+
+def approve(
+    platform: Platform,
+    access: Access,
+    request_id: str,
+    *,
+    approved: bool,
+    note: str = "",
+    role: Role | None = None,
+) -> RequestDetail:
+    """Approve (or refuse) a request waiting for approval, in one of the caller's roles.
+
+    The request moves on once every requirement of its decision has an approval
+    from someone holding a named role; one refusal denies it. Nobody approves
+    their own request.
+    """
+    note = note.strip()
+    with platform.db.transaction() as conn:
+        request = load_request(conn, request_id)
+        access.require_read(request.production_id)
+        if request.state is not RequestState.AWAITING_APPROVAL:
+            raise Conflict(
+                f"Request {request_id} is {request.state.value}, not awaiting approval.",
+                code="approval.not_awaiting",
+                state=request.state.value,
+            )
+        if request.requested_by == access.person.id:
+            raise Forbidden(
+                "You asked for this work, so someone else must approve it.",
+                code="approval.own_request",
+                reason="separation_of_duties",
+            )
+        decision = _decision(conn, request_id)
+        given = _approvals(conn, request_id)
+        outstanding = _outstanding(decision, given) if decision else []
+        wanted = {r for req in outstanding for r in req.roles}
+        held = access.approval_roles(request.production_id, wanted)
+        if role is not None and role not in held:
+            held = frozenset()
+        if not held:
+            needed = "; ".join(f"{'/'.join(r.roles)}: {r.reason}" for r in outstanding)
+            raise Forbidden(
+                f"This request waits for approval from {needed or 'nobody'} "
+                f"and you hold {role.value if role else 'none of those roles'} here.",
+                code="approval.wrong_role",
+                reason="role",
+                needed=sorted(wanted),
+            )
+        chosen = role or next(r for req in outstanding for r in req.roles if r in held)
+        if not approved and not note:
+            raise InvalidInput(
+                "Say why you refuse in the note; the requester and the record need a reason.",
+                code="approval.note_required",
+            )
+        approval_id = new_id("approval")
+        conn.execute(
+            insert(approvals).values(
+                id=approval_id,
+                request_id=request_id,
+                person_id=access.person.id,
+                role=chosen.value,
+                approved=approved,
+                note=note,
+                created_at=utcnow(),
+            )
+        )
+        record_event(
+            conn,
+            platform.ledger,
+            request_id,
+            Event(
+                type="approval.given" if approved else "approval.refused_by",
+                actor=access.person.id,
+                production=request.production_id,
+                subjects={"request": request_id, "approval": approval_id},
+                payload={"role": chosen.value, "approved": approved, "note": note},
+            ),
+        )
+        given = _approvals(conn, request_id)
+        if not approved:
+            advance(
+                conn,
+                platform.ledger,
+                request_id,
+                Step.APPROVAL_REFUSED,
+                actor=access.person.id,
+                subjects={"approval": approval_id},
+                payload={"role": chosen.value},
+            )
+        elif decision is not None and not _outstanding(decision, given):
+            advance(
+                conn,
+                platform.ledger,
+                request_id,
+                Step.APPROVALS_COMPLETE,
+                actor=access.person.id,
+                payload={"approvals": [a.id for a in given if a.approved]},
+            )
+            _queue(conn, request_id)
+        return load_detail(conn, request_id)
+
+
+def _outstanding(decision: PolicyDecision, given: Sequence[Approval]) -> list[Requirement]:
+    return [
+        req
+        for req in decision.required
+        if not any(a.approved and a.role in req.roles for a in given)
+    ]
+
+
+# --- 7. review + 8. delivery ---------------------------------------------------
+
+
+def review(
+    platform: Platform, access: Access, request_id: str, verdict: Verdict, note: str = ""
+) -> RequestDetail:
+    """Accept, reject or ask for changes on a request's outputs.
+
+    Accepting a final deliverable takes the production's showrunner or director;
+    anything else takes any reviewing role. Rejections and change requests say why.
+    """
+    note = note.strip()
+    with platform.db.transaction() as conn:
+        request = load_request(conn, request_id)
+        access.require_read(request.production_id)
+        if request.state is not RequestState.IN_REVIEW:
+            raise Conflict(
+                f"Request {request_id} is {request.state.value}; only outputs in review "
+                "can be reviewed.",
+                code="review.not_in_review",
+                state=request.state.value,
+            )
+        roles = access.review_roles(request.production_id)
+        final = request.intent is Intent.FINAL_DELIVERABLE and verdict is Verdict.ACCEPT
+        if final:
+            roles = roles & CREATIVE_LEADS
+        if not roles:
+            raise Forbidden(
+                "Accepting a final deliverable takes the production's showrunner or director."
+                if final
+                else "Reviewing takes a reviewing role on this production (showrunner, director, "
+                "producer, VFX supervisor, localization manager or marketing lead).",
+                code="review.needs_creative_lead" if final else "review.not_reviewer",
+                reason="role",
+            )
+        if verdict is not Verdict.ACCEPT and not note:
+            raise InvalidInput(
+                "Say what is wrong or what to change in the note.", code="review.note_required"
+            )
+        role = sorted(roles)[0]
+        review_id = new_id("review")
+        conn.execute(
+            insert(reviews).values(
+                id=review_id,
+                request_id=request_id,
+                reviewer_id=access.person.id,
+                role=role.value,
+                verdict=verdict.value,
+                note=note,
+                created_at=utcnow(),
+            )
+        )
+        outputs = asset_store.request_outputs(conn, request_id)
+        advance(
+            conn,
+            platform.ledger,
+            request_id,
+            _REVIEW_STEP[verdict],
+            actor=access.person.id,
+            subjects={"review": review_id},
+            payload={
+                "role": role.value,
+                "note": note,
+                "outputs": [o.sha256 for o in outputs],
+            },
+        )
+        return load_detail(conn, request_id)
+
+
+def deliver(
+    platform: Platform, access: Access, request_id: str, destination: str, note: str = ""
+) -> RequestDetail:
+    """Send an accepted request's outputs on, with their credentials and proofs."""
+    destination = destination.strip()
+    if not destination or len(destination) > 200:
+        raise InvalidInput(
+            "Name where the outputs go (1 to 200 characters), e.g. 'editorial' or 'vendor:lumen'.",
+            code="delivery.bad_destination",
+        )
+    with platform.db.transaction() as conn:
+        request = load_request(conn, request_id)
+        access.require_read(request.production_id)
+        if not access.review_roles(request.production_id) and Role.ADMIN not in access.roles_in(
+            request.production_id
+        ):
+            raise Forbidden(
+                "Delivering takes a reviewing role on this production.",
+                code="delivery.not_allowed",
+                reason="role",
+            )
+        if request.state is not RequestState.ACCEPTED:
+            raise Conflict(
+                f"Request {request_id} is {request.state.value}; only accepted outputs are "
+                "delivered.",
+                code="delivery.not_accepted",
+                state=request.state.value,
+            )
+        delivery_id = new_id("delivery")
+        conn.execute(
+            insert(deliveries).values(
+                id=delivery_id,
+                request_id=request_id,
+                delivered_by=access.person.id,
+                destination=destination,
+                note=note.strip(),
+                created_at=utcnow(),
+            )
+        )
+        outputs = asset_store.request_outputs(conn, request_id)
+        advance(
+            conn,
+            platform.ledger,
+            request_id,
+            Step.DELIVERED,
+            actor=access.person.id,
+            subjects={"delivery": delivery_id},
+            payload={"destination": destination, "outputs": [o.sha256 for o in outputs]},
+        )
+        return load_detail(conn, request_id)
+
+
+# --- reading -------------------------------------------------------------------
+
+
+def get_request(conn: Connection, access: Access, request_id: str) -> RequestDetail:
+    """A request the caller may see, with everything that happened to it."""
+    request = load_request(conn, request_id)
+    access.require_read(request.production_id)
+    vendor = access.vendor_scope(request.production_id)
+    if vendor is not None and _tool_vendor(conn, request.tool_id) != vendor:
+        asset_store.raise_vendor_forbidden("request", request_id)
+    return load_detail(conn, request_id)
+
+
+def list_requests(
+    conn: Connection,
+    access: Access,
+    *,
+    production_id: str | None = None,
+    state: RequestState | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[GenerationRequest], str | None]:
+    """Requests the caller may see, newest first, a page at a time.
+
+    Returns the page and the cursor for the next one (``None`` at the end).
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}.", code="page.bad_limit")
+    if cursor is not None and not is_id(cursor, "request"):
+        raise InvalidInput(
+            "The cursor is not one this API handed out; start again without it.",
+            code="page.bad_cursor",
+        )
+    r = generation_requests.c
+    query = select(generation_requests).join(tools, tools.c.id == r.tool_id)
+    if production_id is not None:
+        access.require_read(production_id)
+        query = query.where(r.production_id == production_id)
+    if not access.person.is_admin:
+        visible = []
+        for prod in access.roles:
+            vendor = access.vendor_scope(prod)
+            if vendor is None:
+                visible.append(r.production_id == prod)
+            else:
+                visible.append(and_(r.production_id == prod, tools.c.vendor_id == vendor))
+        if not visible:
+            return [], None
+        query = query.where(or_(*visible))
+    if state is not None:
+        query = query.where(r.state == state.value)
+    if cursor is not None:
+        query = query.where(r.id < cursor)
+    rows = conn.execute(query.order_by(r.id.desc()).limit(limit + 1)).mappings().all()
+    page = [_request(conn, row) for row in rows[:limit]]
+    return page, (page[-1].id if len(rows) > limit else None)
+
+
+def load_request(conn: Connection, request_id: str) -> GenerationRequest:
+    """The request with this id (no access check), or NotFound."""
+    row = (
+        conn.execute(select(generation_requests).where(generation_requests.c.id == request_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(
+            f"There is no request {request_id!r}; list requests to find its id.",
+            code="request.not_found",
+        )
+    return _request(conn, row)
+
+
+def load_detail(conn: Connection, request_id: str) -> RequestDetail:
+    """A request with its decision, approvals, job and runs, outputs, reviews and events."""
+    request = load_request(conn, request_id)
+    job_row = conn.execute(select(jobs).where(jobs.c.request_id == request_id)).mappings().first()
+    job = None
+    if job_row is not None:
+        run_rows = conn.execute(
+            select(runs).where(runs.c.job_id == job_row["id"]).order_by(runs.c.id)
+        ).mappings()
+        job = Job(
+            id=job_row["id"],
+            request_id=request_id,
+            state=job_row["state"],
+            attempts=job_row["attempts"],
+            runs=tuple(Run.model_validate(dict(r)) for r in run_rows),
+        )
+    review_rows = conn.execute(
+        select(reviews).where(reviews.c.request_id == request_id).order_by(reviews.c.id)
+    ).mappings()
+    delivery_row = (
+        conn.execute(select(deliveries).where(deliveries.c.request_id == request_id))
+        .mappings()
+        .first()
+    )
+    event_rows = conn.execute(
+        select(request_events)
+        .where(request_events.c.request_id == request_id)
+        .order_by(request_events.c.ledger_index)
+    ).mappings()
+    return RequestDetail(
+        request=request,
+        decision=_decision(conn, request_id),
+        approvals=tuple(_approvals(conn, request_id)),
+        job=job,
+        outputs=tuple(asset_store.request_outputs(conn, request_id)),
+        reviews=tuple(Review.model_validate(dict(r)) for r in review_rows),
+        delivery=Delivery.model_validate(dict(delivery_row)) if delivery_row else None,
+        events=tuple(
+            LedgerMark(
+                index=e["ledger_index"],
+                event_type=e["event_type"],
+                actor=e["actor"],
+                leaf_hash=e["leaf_hash"].hex(),
+                created_at=e["created_at"],
+            )
+            for e in event_rows
+        ),
+    )
+
+
+def _request(conn: Connection, row: Any) -> GenerationRequest:
+    talent_ids = conn.execute(
+        select(request_talent.c.talent_id)
+        .where(request_talent.c.request_id == row["id"])
+        .order_by(request_talent.c.talent_id)
+    ).scalars()
+    inputs = conn.execute(
+        select(request_inputs.c.asset_id, request_inputs.c.part)
+        .where(request_inputs.c.request_id == row["id"])
+        .order_by(request_inputs.c.position)
+    )
+    return GenerationRequest(
+        inputs=tuple(InputRef(asset_id=i.asset_id, part=i.part) for i in inputs),
+        talent_ids=tuple(talent_ids),
+        **{k: v for k, v in dict(row).items() if k != "third_party_ip"},
+        third_party_ip=tuple(row["third_party_ip"]),
+    )
+
+
+def _decision(conn: Connection, request_id: str) -> PolicyDecision | None:
+    row = (
+        conn.execute(
+            select(policy_decisions)
+            .where(policy_decisions.c.request_id == request_id)
+            .order_by(policy_decisions.c.id.desc())
+        )
+        .mappings()
+        .first()
+    )
+    return PolicyDecision.model_validate(dict(row)) if row else None
+
+
+def _approvals(conn: Connection, request_id: str) -> list[Approval]:
+    rows = conn.execute(
+        select(approvals).where(approvals.c.request_id == request_id).order_by(approvals.c.id)
+    ).mappings()
+    return [Approval.model_validate(dict(r)) for r in rows]
+
+
+def _tool_vendor(conn: Connection, tool_id: str) -> str | None:
+    return conn.execute(select(tools.c.vendor_id).where(tools.c.id == tool_id)).scalar()
+
+
+def set_job_state(conn: Connection, job_id: str, state: str, *, attempt: bool = False) -> None:
+    """Move a job's own state (queued, running, done, failed)."""
+    values: dict[str, Any] = {"state": state, "updated_at": utcnow()}
+    if attempt:
+        values["attempts"] = jobs.c.attempts + 1
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
