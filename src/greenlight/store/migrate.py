@@ -34,3 +34,11 @@ def upgrade(engine: Engine) -> None:
         cfg = _config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to ``revision`` (for operators undoing an upgrade)."""
+    with engine.begin() as conn:
+        cfg = _config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)

@@ -1,0 +1,159 @@
+"""A small seeded production for tests that drive the governed flow.
+
+Everything is made through the services themselves, so a test that uses the
+world also exercises the registries it stands on.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from greenlight.accounts import Access, create_person, grant_role, load_access
+from greenlight.core.enums import Role
+from greenlight.core.models import (
+    Asset,
+    InputRef,
+    Person,
+    Production,
+    ProductionDraft,
+    RequestDraft,
+    Talent,
+    Tool,
+    ToolDraft,
+)
+from greenlight.engine import assets
+from greenlight.engine.platform import Platform
+from greenlight.productions import create_production
+from greenlight.rights import (
+    ConsentDraft,
+    create_tool,
+    create_vendor,
+    record_consent,
+    register_talent,
+)
+
+# Whoever holds which role on the test production.
+CAST = {
+    "showrunner": Role.SHOWRUNNER,
+    "director": Role.DIRECTOR,
+    "producer": Role.PRODUCER,
+    "vfx": Role.VFX_SUPERVISOR,
+    "artist": Role.ARTIST,
+    "legal": Role.LEGAL,
+    "vendor": Role.VENDOR,
+    "auditor": Role.AUDITOR,
+}
+WIRE_ROW = 30
+
+
+def plate_png(width: int = 96, height: int = 64) -> bytes:
+    """A smooth gradient plate with a bright horizontal 'rig wire' across row 30."""
+    ramp = np.linspace(60, 180, width, dtype=np.float32)
+    image = np.repeat(ramp[None, :, None], height, axis=0).repeat(3, axis=2).astype(np.uint8)
+    image[WIRE_ROW : WIRE_ROW + 3, :, :] = 255
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    return encoded.tobytes()
+
+
+@dataclass
+class World:
+    """One production, its people (by cast name), two tools, two performers."""
+
+    platform: Platform
+    production: Production
+    people: dict[str, Person]
+    studio_tool: Tool  # the studio's own inpainting
+    vendor_tool: Tool  # the vendor's, same backend
+    consented: Talent  # has a de_aging consent on the production
+    unconsented: Talent
+
+    def access(self, who: str) -> Access:
+        """What ``who`` may do, freshly loaded."""
+        with self.platform.db.read() as conn:
+            return load_access(conn, self.people[who])
+
+    def upload_plate(self, who: str = "artist", data: bytes | None = None) -> Asset:
+        """Upload a plate as ``who``."""
+        asset, _ = assets.upload(
+            self.platform,
+            self.access(who),
+            self.production.id,
+            "plate.png",
+            io.BytesIO(data or plate_png()),
+            "image/png",
+        )
+        return asset
+
+    def cleanup(self, plate: Asset, **changes: object) -> RequestDraft:
+        """A wire-removal request on ``plate``; ``changes`` override any field."""
+        fields: dict[str, object] = {
+            "production_id": self.production.id,
+            "use_case": "vfx_cleanup",
+            "tool_id": self.studio_tool.id,
+            "intent": "temporary",
+            "prompt": "paint out the rig wire",
+            "parameters": {"regions": [[0, WIRE_ROW, 96, 3]]},
+            "inputs": [InputRef(asset_id=plate.id, part="plate")],
+        }
+        fields.update(changes)
+        return RequestDraft.model_validate(fields)
+
+
+def build_world(platform: Platform) -> World:
+    """Seed the test production through the services."""
+    with platform.db.transaction() as conn:
+        production = create_production(
+            conn, ProductionDraft(code="NL", title="Northern Lights", kind="series")
+        )
+        studio = create_vendor(conn, "Studio Pipeline")
+        lumen = create_vendor(conn, "Lumen Post")
+        people = {}
+        for name, role in CAST.items():
+            person = create_person(conn, email=f"{name}@nl.test", name=name.title(), password=None)
+            grant_role(
+                conn,
+                production_id=production.id,
+                person_id=person.id,
+                role=role,
+                vendor_id=lumen.id if role is Role.VENDOR else None,
+            )
+            people[name] = person
+        people["outsider"] = create_person(
+            conn, email="outsider@nl.test", name="Outsider", password=None
+        )
+        studio_tool = create_tool(
+            conn,
+            studio.id,
+            ToolDraft(
+                name="OpenCV inpaint",
+                version="4.14",
+                hosting="studio",
+                backend="inpaint",
+                use_cases=["vfx_cleanup", "de_aging"],
+            ),
+        )
+        vendor_tool = create_tool(
+            conn,
+            lumen.id,
+            ToolDraft(
+                name="Lumen Cleanup",
+                version="2.1",
+                hosting="vendor_enclosed",
+                backend="inpaint",
+                use_cases=["vfx_cleanup"],
+            ),
+        )
+        consented = register_talent(conn, "Maya Okafor", "SAG-AFTRA")
+        unconsented = register_talent(conn, "Theo Brandt", "SAG-AFTRA")
+        record_consent(
+            conn,
+            ConsentDraft(
+                talent_id=consented.id, production_id=production.id, use_cases=["de_aging"]
+            ),
+        )
+    return World(platform, production, people, studio_tool, vendor_tool, consented, unconsented)
