@@ -1,0 +1,199 @@
+"""Governed submissions per second at 32 concurrent clients, against bare FastAPI.
+
+Run: .venv/bin/python bench/bench_api.py [--seconds 10] [--clients 32]
+
+Two servers run one after the other, each as its own uvicorn process on
+loopback, and the same load generator hits each:
+
+- governed: ``POST /api/v1/requests`` on the real app: API-token auth, role
+  check, registry lookups, the backend's parameter check on the input plate,
+  the policy decision, the request rows, and two ledger entries, all committed
+  in one SQLite (WAL, synchronous=FULL) transaction. Every request is a final
+  deliverable, so it stops at ``awaiting_approval`` and no backend runs.
+- bare: a FastAPI endpoint that validates the same JSON body with pydantic and
+  answers 201, with no auth, no database and no ledger.
+
+The load generator speaks HTTP/1.1 keep-alive over raw asyncio streams (one
+connection per client) so its own cost stays small next to the servers'; it
+shares the machine's 2 cores with the server, as a co-located client would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.world (the seeded test production)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- the two servers (run in child processes) ---------------------------------
+
+
+def serve_governed(data_dir: str, port: int) -> None:
+    import uvicorn
+
+    from greenlight.api import create_app
+    from greenlight.core.settings import Settings
+    from greenlight.engine.platform import Platform
+    from greenlight.ledger import Integrator
+
+    platform = Platform.open(Settings.from_env({"GREENLIGHT_DATA_DIR": data_dir}))
+    integrator = Integrator(platform.ledger)
+    integrator.start()
+    try:
+        uvicorn.run(create_app(platform), host="127.0.0.1", port=port, log_level="error")
+    finally:
+        integrator.stop()
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from greenlight.core.models import RequestDraft
+
+    app = FastAPI()
+
+    @app.post("/api/v1/requests", status_code=201)
+    def submit(draft: RequestDraft) -> dict[str, str]:
+        return {"production_id": draft.production_id, "state": "requested"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
+
+
+def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, __file__, *args])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"server {args} did not start")
+
+
+# --- the load generator --------------------------------------------------------
+
+
+async def client(
+    port: int, request: bytes, stop_at: float, latencies: list[float], statuses: dict[int, int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            status = int(lines[0].split()[1])
+            length = next(
+                int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+async def load(port: int, request: bytes, clients: int, seconds: float) -> tuple[float, list[float], dict[int, int]]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    # A short warm-up, not counted.
+    await asyncio.gather(*(client(port, request, time.perf_counter() + 1, [], {}) for _ in range(clients)))
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(
+        *(client(port, request, stop_at, latencies, statuses) for _ in range(clients))
+    )
+    return len(latencies) / (time.perf_counter() - started), latencies, statuses
+
+
+def http_post(path: str, body: bytes, token: str) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def seed(data_dir: str) -> tuple[bytes, str]:
+    """The test production, a plate, and a token for its artist; returns the body and token."""
+    from greenlight.accounts import create_api_token
+    from greenlight.core.settings import Settings
+    from greenlight.engine.platform import Platform
+    from tests.world import build_world
+
+    platform = Platform.open(Settings.from_env({"GREENLIGHT_DATA_DIR": data_dir}))
+    world = build_world(platform)
+    plate = world.upload_plate()
+    draft = world.cleanup(plate, intent="final_deliverable")
+    with platform.db.transaction() as conn:
+        token, _ = create_api_token(conn, world.people["artist"].id, "bench")
+    platform.close()
+    return json.dumps(draft.model_dump(mode="json", exclude_defaults=True)).encode(), token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--serve", choices=["governed", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve == "governed":
+        return serve_governed(args.data_dir, args.port)
+    if args.serve == "bare":
+        return serve_bare(args.port)
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        os.environ.setdefault("GREENLIGHT_SQLITE_SYNCHRONOUS", "FULL")
+        body, token = seed(data_dir)
+        request = http_post("/api/v1/requests", body, token)
+        results = {}
+        for name, extra in (("bare", []), ("governed", ["--data-dir", data_dir])):
+            port = free_port()
+            proc = start(["--serve", name, "--port", str(port), *extra], port)
+            try:
+                results[name] = asyncio.run(load(port, request, args.clients, args.seconds))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+    print(f"{args.clients} concurrent clients, {args.seconds:.0f} s each, 2 cores shared with the client")
+    print(f"{'endpoint':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+    for name, (rate, lat, statuses) in results.items():
+        label = "bare FastAPI (validate, 201)" if name == "bare" else "governed submission"
+        print(
+            f"{label:<34} {rate:>9,.0f} {percentile(lat, 0.5):>8.1f} {percentile(lat, 0.99):>8.1f}"
+            f"  {dict(sorted(statuses.items()))}"
+        )
+    governed, bare = results["governed"][0], results["bare"][0]
+    print(f"governed / bare rate: {governed / bare:.2f} (target >= 0.33)")
+    print(f"governed p99: {percentile(results['governed'][1], 0.99):.1f} ms (target < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
