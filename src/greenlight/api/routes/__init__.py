@@ -1,0 +1,17 @@
+"""One router per resource, all mounted under /api/v1."""
+
+from fastapi import APIRouter
+
+from greenlight.api.routes import assets, auth, ledger, people, productions, requests, rights
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    people.router,
+    productions.router,
+    rights.router,
+    requests.router,
+    assets.router,
+    ledger.router,
+)
+
+__all__ = ["ROUTERS"]

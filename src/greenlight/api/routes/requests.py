@@ -1,0 +1,325 @@
+"""Generation requests: ask for work, approve it, review it, deliver it.
+
+Each POST is one step of a request's life (see DESIGN.md) and answers with the
+whole request as it then stands (``RequestDetail``): its policy decision,
+approvals, job and runs, outputs, reviews and ledger entries. POSTs that
+create work accept an ``Idempotency-Key`` header for safe retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from greenlight.accounts import Access
+from greenlight.api.auth import CurrentAccess, PlatformDep
+from greenlight.api.idempotency import OptionalKey, once
+from greenlight.core.enums import RequestState, Role, Verdict
+from greenlight.core.errors import Conflict, Forbidden, GreenlightError
+from greenlight.core.models import GenerationRequest, RequestDetail, RequestDraft
+from greenlight.engine import requests as flow
+from greenlight.engine.platform import Platform
+from greenlight.engine.runs import run_request
+from greenlight.rights import get_tool
+
+log = logging.getLogger("greenlight.api")
+router = APIRouter(tags=["requests"])
+
+MAX_PAGE = flow.MAX_PAGE
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (1 to 200).")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=64, description="The next_cursor of the previous page; omit for the first."),
+]
+
+
+class RequestPage(BaseModel):
+    """One page of requests, newest first; pass ``next_cursor`` to get the next."""
+
+    items: list[GenerationRequest]
+    next_cursor: str | None
+
+
+class ApprovalDraft(BaseModel):
+    """A written approval or refusal, in one of the caller's roles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approved: bool
+    note: str = Field(default="", max_length=5000)
+    role: Role | None = Field(
+        default=None, description="Approve in this role; default: any role the request waits for."
+    )
+
+
+class ReviewDraft(BaseModel):
+    """A reviewer's verdict; rejections and change requests say why in ``note``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Verdict
+    note: str = Field(default="", max_length=5000)
+
+
+class DeliveryDraft(BaseModel):
+    """Where accepted outputs go (``editorial``, ``vendor:lumen``...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    destination: str = Field(min_length=1, max_length=200)
+    note: str = Field(default="", max_length=5000)
+
+
+# --- running ------------------------------------------------------------------
+
+
+def _runs_here(platform: Platform, detail: RequestDetail) -> bool:
+    """Whether a request is queued for a tool this installation runs itself."""
+    if detail.request.state is not RequestState.QUEUED:
+        return False
+    with platform.db.read() as conn:
+        return get_tool(conn, detail.request.tool_id).backend is not None
+
+
+def _run_quietly(platform: Platform, request_id: str) -> None:
+    """Run a queued request after the response has gone (errors are logged, not raised)."""
+    try:
+        run_request(platform, request_id)
+    except Exception:
+        log.exception("background run of %s failed", request_id)
+
+
+def _run_or_schedule(
+    request: Request, platform: Platform, detail: RequestDetail, background: BackgroundTasks
+) -> RequestDetail:
+    """Run queued work now (``run_inline``) or after the response; the detail to answer."""
+    if not _runs_here(platform, detail):
+        return detail
+    request_id = detail.request.id
+    if not request.app.state.run_inline:
+        background.add_task(_run_quietly, platform, request_id)
+        return detail
+    try:
+        return run_request(platform, request_id)
+    except GreenlightError:
+        # Someone else started it first: the request stands as they left it.
+        log.warning("inline run of %s refused", request_id, exc_info=True)
+        with platform.db.read() as conn:
+            return flow.load_detail(conn, request_id)
+
+
+# --- routes -------------------------------------------------------------------
+
+
+@router.post(
+    "/requests",
+    response_model=RequestDetail,
+    status_code=status.HTTP_201_CREATED,
+)
+def submit_request(
+    draft: RequestDraft,
+    request: Request,
+    background: BackgroundTasks,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    key: OptionalKey,
+) -> Response:
+    """Ask for generative work; policy judges it at once.
+
+    The answer's ``request.state`` says what happened: ``denied`` (the decision
+    names the rules and reasons), ``awaiting_approval`` (the decision lists the
+    roles that must approve) or ``queued``. Queued work for a tool this
+    installation runs starts right away; poll GET /requests/{id} until it is
+    ``in_review`` (or ``failed``). Vendors may use only their own tools; auditors
+    and legal cannot submit (403 ``access.read_only`` / ``access.cannot_submit``).
+    """
+
+    def work() -> tuple[int, BaseModel]:
+        detail = flow.submit(platform, access, draft)
+        return status.HTTP_201_CREATED, _run_or_schedule(request, platform, detail, background)
+
+    return once(platform, access.person.id, key, work)
+
+
+@router.get("/requests", response_model=RequestPage)
+def requests(
+    access: CurrentAccess,
+    platform: PlatformDep,
+    production_id: Annotated[str | None, Query(max_length=64)] = None,
+    state: RequestState | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RequestPage:
+    """Requests the caller may see, newest first, a page at a time.
+
+    Vendors see only requests made with their own tools. Filter by
+    ``production_id`` and ``state``; follow ``next_cursor`` until it is null.
+    """
+    with platform.db.read() as conn:
+        items, next_cursor = flow.list_requests(
+            conn, access, production_id=production_id, state=state, limit=limit, cursor=cursor
+        )
+    return RequestPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/requests/{request_id}", response_model=RequestDetail)
+def request_detail(request_id: str, access: CurrentAccess, platform: PlatformDep) -> RequestDetail:
+    """A request with its decision, approvals, job and runs, outputs, reviews and ledger
+    entries. Another vendor's request is 403 ``access.other_vendor``."""
+    with platform.db.read() as conn:
+        return flow.get_request(conn, access, request_id)
+
+
+@router.post(
+    "/requests/{request_id}/approvals",
+    response_model=RequestDetail,
+    status_code=status.HTTP_201_CREATED,
+)
+def approve(
+    request_id: str,
+    body: ApprovalDraft,
+    request: Request,
+    background: BackgroundTasks,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    key: OptionalKey,
+) -> Response:
+    """Approve (or refuse) a request that is ``awaiting_approval``.
+
+    Only someone holding a role the decision names may approve (403
+    ``approval.not_approver`` otherwise), never the person who asked. When every
+    requirement is met the request is queued (and runs, as after submitting);
+    one refusal denies it.
+    """
+
+    def work() -> tuple[int, BaseModel]:
+        detail = flow.approve(
+            platform, access, request_id, approved=body.approved, note=body.note, role=body.role
+        )
+        return status.HTTP_201_CREATED, _run_or_schedule(request, platform, detail, background)
+
+    return once(platform, access.person.id, key, work)
+
+
+@router.post(
+    "/requests/{request_id}/reviews",
+    response_model=RequestDetail,
+    status_code=status.HTTP_201_CREATED,
+)
+def review(
+    request_id: str,
+    body: ReviewDraft,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    key: OptionalKey,
+) -> Response:
+    """Accept, reject or ask for changes on a request that is ``in_review``.
+
+    Any reviewing role may review; accepting a final deliverable takes the
+    showrunner or director. Anything but ``accept`` needs a note. A request in
+    another state is 409.
+    """
+
+    def work() -> tuple[int, BaseModel]:
+        detail = flow.review(platform, access, request_id, body.verdict, body.note)
+        return status.HTTP_201_CREATED, detail
+
+    return once(platform, access.person.id, key, work)
+
+
+@router.post(
+    "/requests/{request_id}/deliveries",
+    response_model=RequestDetail,
+    status_code=status.HTTP_201_CREATED,
+)
+def deliver(
+    request_id: str,
+    body: DeliveryDraft,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    key: OptionalKey,
+) -> Response:
+    """Send an ``accepted`` request's outputs on, with their credentials and proofs."""
+
+    def work() -> tuple[int, BaseModel]:
+        detail = flow.deliver(platform, access, request_id, body.destination, body.note)
+        return status.HTTP_201_CREATED, detail
+
+    return once(platform, access.person.id, key, work)
+
+
+@router.post(
+    "/requests/{request_id}/run",
+    response_model=RequestDetail,
+    responses={202: {"model": RequestDetail, "description": "Scheduled to run"}},
+)
+def run(
+    request_id: str,
+    request: Request,
+    background: BackgroundTasks,
+    access: CurrentAccess,
+    platform: PlatformDep,
+) -> Response | RequestDetail:
+    """Run a ``queued`` request's job by hand (admins and reviewing roles).
+
+    For work left queued, say after a restart. Answers 200 with the finished run
+    when the server runs work inline, else 202 at once with the run scheduled.
+    A request that is not queued is 409 ``run.not_queued``; a tool its vendor
+    runs is 409 ``run.no_backend``.
+    """
+    with platform.db.read() as conn:
+        detail = flow.get_request(conn, access, request_id)
+        tool = get_tool(conn, detail.request.tool_id)
+    _require_runner(access, detail.request.production_id)
+    if detail.request.state is not RequestState.QUEUED:
+        raise Conflict(
+            f"Request {request_id} is {detail.request.state.value}; only queued work runs.",
+            code="run.not_queued",
+            state=detail.request.state.value,
+        )
+    if tool.backend is None:
+        raise Conflict(
+            f"{tool.name} has no backend on this installation: its vendor delivers the work.",
+            code="run.no_backend",
+        )
+    if request.app.state.run_inline:
+        return run_request(platform, request_id, actor=access.person.id)
+    background.add_task(_run_quietly, platform, request_id)
+    return Response(
+        content=detail.model_dump_json(),
+        status_code=status.HTTP_202_ACCEPTED,
+        media_type="application/json",
+    )
+
+
+def _require_runner(access: Access, production_id: str) -> None:
+    if access.review_roles(production_id) or Role.ADMIN in access.roles_in(production_id):
+        return
+    raise Forbidden(
+        "Running work by hand takes an admin or a reviewing role on this production.",
+        code="run.not_allowed",
+        production_id=production_id,
+        reason="role",
+    )
+
+
+@router.get("/review-queue", response_model=RequestPage)
+def review_queue(
+    access: CurrentAccess, platform: PlatformDep, limit: Limit = 50, cursor: Cursor = None
+) -> RequestPage:
+    """Requests ``in_review`` on productions where the caller holds a reviewing role,
+    newest first, a page at a time."""
+    found: list[GenerationRequest] = []
+    with platform.db.read() as conn:
+        while True:
+            page, cursor = flow.list_requests(
+                conn, access, state=RequestState.IN_REVIEW, limit=MAX_PAGE, cursor=cursor
+            )
+            found.extend(r for r in page if access.review_roles(r.production_id))
+            if len(found) > limit or cursor is None:
+                break
+    more = len(found) > limit
+    return RequestPage(items=found[:limit], next_cursor=found[limit - 1].id if more else None)
