@@ -1,0 +1,67 @@
+"""Accounts: people and passwords, web sessions, API tokens, and who may do what.
+
+Every function takes a SQLAlchemy ``Connection``; the caller owns the
+transaction, so an account change commits with whatever else the request did.
+"""
+
+from greenlight.accounts.access import (
+    MANAGERS,
+    SUBMITTERS,
+    Access,
+    grant_role,
+    list_memberships,
+    load_access,
+    revoke_role,
+)
+from greenlight.accounts.people import (
+    MIN_PASSWORD_LENGTH,
+    authenticate,
+    create_person,
+    find_person,
+    get_person,
+    list_people,
+    set_password,
+)
+from greenlight.accounts.sessions import (
+    API_TOKEN_PREFIX,
+    SESSION_LIFETIME,
+    ApiToken,
+    Session,
+    create_api_token,
+    end_all_sessions,
+    end_session,
+    list_api_tokens,
+    resolve_api_token,
+    resolve_session,
+    revoke_api_token,
+    start_session,
+)
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "MANAGERS",
+    "MIN_PASSWORD_LENGTH",
+    "SESSION_LIFETIME",
+    "SUBMITTERS",
+    "Access",
+    "ApiToken",
+    "Session",
+    "authenticate",
+    "create_api_token",
+    "create_person",
+    "end_all_sessions",
+    "end_session",
+    "find_person",
+    "get_person",
+    "grant_role",
+    "list_api_tokens",
+    "list_memberships",
+    "list_people",
+    "load_access",
+    "resolve_api_token",
+    "resolve_session",
+    "revoke_api_token",
+    "revoke_role",
+    "set_password",
+    "start_session",
+]
