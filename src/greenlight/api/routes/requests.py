@@ -190,7 +190,7 @@ def approve(
     """Approve (or refuse) a request that is ``awaiting_approval``.
 
     Only someone holding a role the decision names may approve (403
-    ``approval.not_approver`` otherwise), never the person who asked. When every
+    ``approval.wrong_role`` otherwise), never the person who asked. When every
     requirement is met the request is queued (and runs, as after submitting);
     one refusal denies it.
     """
