@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from greenlight.core import Settings
+from greenlight.store.db import engine_for
+from greenlight.store.migrate import upgrade
 
 
 def _free_port() -> int:
@@ -37,6 +39,7 @@ class PostgresServer:
         self.dir = Path(tempfile.mkdtemp(prefix="greenlight-pg-"))
         self.port = _free_port()
         self.as_root = os.geteuid() == 0
+        self._template = ""
         if self.as_root:
             shutil.chown(self.dir, "postgres", "postgres")
 
@@ -75,15 +78,30 @@ class PostgresServer:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def new_database(self) -> str:
+    def _url(self, name: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def _create(self, name: str, template: str | None = None) -> None:
         import psycopg
 
-        name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{suffix}')
+
+    def new_database(self) -> str:
+        """A fresh, already migrated database: a copy of one migrated once per session
+        (copying is ~10x faster than running the migrations for every test)."""
+        if not self._template:
+            self._template = "t_template"
+            self._create(self._template)
+            engine = engine_for(self._url(self._template))
+            upgrade(engine)
+            engine.dispose()
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self._create(name, self._template)
+        return self._url(name)
 
 
 @pytest.fixture(scope="session")
