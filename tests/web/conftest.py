@@ -159,7 +159,8 @@ def csrf(html: str) -> str:
 
 
 def sign_in(browser: TestClient, email: str, next_path: str = "/") -> str:
-    """Sign in through the form; returns where the browser was sent."""
+    """Sign in through the form (as a fresh browser); returns where it was sent."""
+    browser.cookies.clear()
     form = browser.get("/login")
     assert form.status_code == 200
     reply = browser.post(

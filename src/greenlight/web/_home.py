@@ -54,12 +54,15 @@ def home_router(platform: Platform) -> APIRouter:
         access = viewer.access
         with platform.db.read() as conn:
             # A platform admin may open every production; others see their own.
-            mine = None if viewer.person.is_admin else set(access.roles)
-            rows = [
-                ProductionRow(production=p, roles=tuple(sorted(access.roles_in(p.id))))
-                for p in (list_productions(conn, mine) if mine != set() else [])
-            ]
+            if viewer.person.is_admin:
+                productions = list_productions(conn)
+            else:
+                productions = list_productions(conn, set(access.roles)) if access.roles else []
             waiting = len(review_queue(conn, access))
+        rows = [
+            ProductionRow(production=p, roles=tuple(sorted(access.roles_in(p.id))))
+            for p in productions
+        ]
         return render(request, "home.html", productions=rows, waiting=waiting)
 
     @router.get("/productions/{production_id}/requests", include_in_schema=False)
