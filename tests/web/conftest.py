@@ -147,7 +147,9 @@ def browser(studio: Studio) -> Iterator[TestClient]:
     """A browser on an app holding only the pages, as the API app would include them."""
     app = FastAPI()
     app.include_router(pages(studio.platform))
-    with TestClient(app, follow_redirects=False) as client:
+    # On a loopback address over plain http, as on a developer's machine: the
+    # session cookie is not Secure there, so the test client sends it back.
+    with TestClient(app, base_url="http://localhost", follow_redirects=False) as client:
         yield client
 
 

@@ -66,7 +66,7 @@ def test_form_without_csrf_is_refused(studio: Studio, browser: TestClient) -> No
         assert "Reload the page and submit the form again." in reply.text
 
     # Another person's token is no good either: tokens belong to sessions.
-    with TestClient(browser.app, follow_redirects=False) as other:
+    with TestClient(browser.app, base_url="http://localhost", follow_redirects=False) as other:
         sign_in(other, studio.email("rita"))
         rita_token = csrf(other.get("/").text)
     reply = browser.post(

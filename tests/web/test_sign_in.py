@@ -143,19 +143,31 @@ def test_sign_out_ends_the_session(studio: Studio, browser: TestClient) -> None:
     assert browser.get("/").status_code == 303
 
 
-def test_session_cookie_is_httponly_and_lax(studio: Studio, browser: TestClient) -> None:
-    form = browser.get("/login")
-    reply = browser.post(
-        "/login",
-        data={"email": studio.email("ada"), "password": PASSWORD, "csrf_token": csrf(form.text)},
-    )
+def test_session_cookie_is_httponly_lax_and_secure_off_loopback(
+    studio: Studio, browser: TestClient
+) -> None:
+    def session_cookie(client: TestClient) -> str:
+        form = client.get("/login")
+        data = {"email": studio.email("ada"), "password": PASSWORD, "csrf_token": csrf(form.text)}
+        reply = client.post("/login", data=data)
+        assert reply.status_code == 303
+        return next(
+            c for c in reply.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "=")
+        )
 
-    cookie = next(
-        c for c in reply.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "=")
-    )
-    assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
-    assert "Path=/" in cookie
+    local = session_cookie(browser)  # http://localhost
+    assert "HttpOnly" in local and "SameSite=lax" in local and "Path=/" in local
+    assert "Secure" not in local
+
+    with TestClient(
+        browser.app, base_url="https://gl.studio.example", follow_redirects=False
+    ) as remote:
+        cookie = session_cookie(remote)
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
+
+    # Plain http to a real host (a TLS proxy in front): still never in the clear.
+    with TestClient(browser.app, base_url="http://gl.studio.example") as proxied:
+        assert "Secure" in proxied.get("/login").headers["set-cookie"]
 
 
 def test_stylesheet_is_served_and_nothing_else(browser: TestClient) -> None:

@@ -9,6 +9,8 @@ with a ``greenlight_session`` cookie, and check a CSRF token on every form.
 Their stylesheet is served by the router itself under ``/static/``, so nothing
 else needs mounting. Output previews point at the API's asset content route,
 ``/api/v1/assets/{id}/content``, which accepts the same session cookie.
+Cookies follow the API's Secure rule, including its
+``app.state.secure_cookies`` override when the app sets one.
 """
 
 from greenlight.web._router import pages

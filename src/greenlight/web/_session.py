@@ -11,6 +11,7 @@ cookie scoped to ``/login`` and the same value in the form.
 # No ``from __future__ import annotations``: FastAPI must see the dependency
 # inside ``form_from_viewer``'s closure at definition time.
 
+import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -152,7 +153,26 @@ def require_csrf(sent: object, expected: str | None) -> None:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Whether cookies get the Secure flag, by the same rule as the API's sign-in.
+
+    The app's ``state.secure_cookies`` (``create_app(secure_cookies=...)``)
+    decides when set. Otherwise cookies are Secure unless the page is reached
+    over plain http on a loopback address (a developer's machine), where a
+    Secure cookie would never come back; behind a TLS proxy the scheme may read
+    ``http``, and the cookie must still never travel in the clear.
+    """
+    configured = getattr(request.app.state, "secure_cookies", None)
+    if isinstance(configured, bool):
+        return configured
+    if request.url.scheme == "https":
+        return True
+    host = request.url.hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def set_session_cookie(
