@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from greenlight.core.enums import RequestState
 from greenlight.core.errors import GreenlightError
+from greenlight.core.models import Asset
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -60,6 +61,15 @@ _WORD_TONE = {
     "approved": "good",
     "refused": "bad",
 }
+
+
+# What browsers show inline; TIFF and EXR outputs get a download link instead.
+_PREVIEWABLE = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+
+
+def previewable(asset: Asset) -> bool:
+    """Whether a browser can show ``asset`` inline as an image."""
+    return asset.media_type in _PREVIEWABLE
 
 
 def tone(value: object) -> str:
@@ -131,6 +141,7 @@ def environment() -> Environment:
         money=money,
         size=size,
     )
+    env.tests["previewable"] = previewable
     return env
 
 

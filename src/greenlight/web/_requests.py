@@ -4,7 +4,7 @@
 # (closures over the platform) in the handlers' annotations at definition time.
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,8 +27,6 @@ from greenlight.web._review import DONE, ReviewRights, review_rights
 from greenlight.web._route import PageRoute
 from greenlight.web._session import Viewer, form_from_viewer, signed_in
 
-# What browsers show inline; TIFF and EXR outputs get a download link instead.
-_PREVIEWABLE = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 _MAX_NOTE = 4000
 
 
@@ -37,7 +35,6 @@ class OutputView:
     """An output with what its content credentials say, or why they could not be read."""
 
     asset: Asset
-    previewable: bool
     credentials: CredentialReport | None
     problem: GreenlightError | None
     prompt_matches: bool | None  # the credential's prompt digest against the prompt log
@@ -65,7 +62,7 @@ class RequestView:
     approval: ApprovalRights
     review: ReviewRights
     can_deliver: bool
-    outputs: list[OutputView] = field(default_factory=list)
+    outputs: list[OutputView]
 
 
 def outstanding(detail: RequestDetail) -> list[Requirement]:
@@ -135,7 +132,6 @@ def _output(platform: Platform, asset: Asset, prompt: str) -> OutputView:
         matches = None if digest is None else digest == prompt_digest(prompt)
     return OutputView(
         asset=asset,
-        previewable=asset.media_type in _PREVIEWABLE,
         credentials=report,
         problem=problem,
         prompt_matches=matches,
