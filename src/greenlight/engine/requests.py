@@ -318,13 +318,13 @@ def approve(
             )
         decision = _decision(conn, request_id)
         given = _approvals(conn, request_id)
-        outstanding = _outstanding(decision, given) if decision else []
-        wanted = {r for req in outstanding for r in req.roles}
+        waiting = outstanding(decision, given) if decision else []
+        wanted = {r for req in waiting for r in req.roles}
         held = access.approval_roles(request.production_id, wanted)
         if role is not None and role not in held:
             held = frozenset()
         if not held:
-            needed = "; ".join(f"{'/'.join(r.roles)}: {r.reason}" for r in outstanding)
+            needed = "; ".join(f"{'/'.join(r.roles)}: {r.reason}" for r in waiting)
             raise Forbidden(
                 f"This request waits for approval from {needed or 'nobody'} "
                 f"and you hold {role.value if role else 'none of those roles'} here.",
@@ -332,7 +332,7 @@ def approve(
                 reason="role",
                 needed=sorted(wanted),
             )
-        chosen = role or next(r for req in outstanding for r in req.roles if r in held)
+        chosen = role or next(r for req in waiting for r in req.roles if r in held)
         if not approved and not note:
             raise InvalidInput(
                 "Say why you refuse in the note; the requester and the record need a reason.",
@@ -373,7 +373,7 @@ def approve(
                 subjects={"approval": approval_id},
                 payload={"role": chosen.value},
             )
-        elif decision is not None and not _outstanding(decision, given):
+        elif decision is not None and not outstanding(decision, given):
             advance(
                 conn,
                 platform.ledger,
@@ -386,7 +386,8 @@ def approve(
         return load_detail(conn, request_id)
 
 
-def _outstanding(decision: PolicyDecision, given: Sequence[Approval]) -> list[Requirement]:
+def outstanding(decision: PolicyDecision, given: Sequence[Approval]) -> list[Requirement]:
+    """The decision's requirements no approval in ``given`` satisfies yet."""
     return [
         req
         for req in decision.required
@@ -571,6 +572,21 @@ def list_requests(
     rows = conn.execute(query.order_by(r.id.desc()).limit(limit + 1)).mappings().all()
     page = [_request(conn, row) for row in rows[:limit]]
     return page, (page[-1].id if len(rows) > limit else None)
+
+
+def review_queue(conn: Connection, access: Access, limit: int = 500) -> list[GenerationRequest]:
+    """Requests in review, oldest first, on every production where the caller reviews."""
+    productions = [p for p in access.roles if access.review_roles(p)]
+    if not productions:
+        return []
+    r = generation_requests.c
+    rows = conn.execute(
+        select(generation_requests)
+        .where(r.production_id.in_(productions), r.state == RequestState.IN_REVIEW.value)
+        .order_by(r.id)
+        .limit(limit)
+    ).mappings()
+    return [_request(conn, row) for row in rows]
 
 
 def load_request(conn: Connection, request_id: str) -> GenerationRequest:
