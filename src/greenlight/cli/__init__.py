@@ -1,14 +1,14 @@
 """The ``greenlight`` command. Thin: parse, call a service, print.
 
-Each command group lives in its own module (``ledger``, ``provenance``...) and
-is mounted here, so groups grow without touching each other.
+Each command group lives in its own module (``ledger``, ``provenance``,
+``platform``...) and is mounted here, so groups grow without touching each other.
 """
 
 from __future__ import annotations
 
 import typer
 
-from greenlight.cli import ledger, provenance
+from greenlight.cli import ledger, platform, provenance
 
 app = typer.Typer(
     name="greenlight",
@@ -16,18 +16,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command()(platform.init)
+app.command()(platform.serve)
+app.command()(platform.demo)
+app.add_typer(platform.users_app, name="users")
+app.add_typer(platform.productions_app, name="productions")
+app.add_typer(platform.requests_app, name="requests")
+app.add_typer(platform.assets_app, name="assets")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(provenance.keys_app, name="keys")
 app.add_typer(provenance.app, name="provenance")
-
-
-@app.command()
-def demo() -> None:
-    """Run the sample production end to end (arrives with the platform core)."""
-    typer.echo(
-        "The governed-request demo is not built yet (platform-core issue).\n"
-        "Meanwhile the ledger works: try `greenlight ledger --help`."
-    )
 
 
 def main() -> None:

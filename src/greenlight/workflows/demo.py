@@ -418,7 +418,7 @@ def run_scenario(
         "editorial",
         note="Temp comp for the producer's cut.",
     )
-    rows.append(_row(detail, "Temp wire removal: allowed, run, accepted, delivered"))
+    rows.append(_row(detail, "Temp cleanup, allowed and delivered"))
 
     # 2. a final deliverable waits for creative sign-off
     say(f"{names['artist']} asks for the final cleanup with {cast.vendor_tool.name}")
@@ -427,12 +427,12 @@ def run_scenario(
         artist,
         cleanup(Intent.FINAL_DELIVERABLE, cast.vendor_tool, "Final paint-out for the online."),
     )
-    rows.append(_row(detail, "Final cleanup: waits for the showrunner or director"))
+    rows.append(_row(detail, "Final cleanup needs a creative lead"))
 
     # 3. no consent, no likeness work
     say(f"{names['artist']} asks to de-age {cast.unconsented.name} (no consent on file)")
     detail = flow.submit(platform, artist, de_age(cast.unconsented))
-    rows.append(_row(detail, f"De-aging {cast.unconsented.name}: denied, no consent"))
+    rows.append(_row(detail, f"De-aging {cast.unconsented.name}, no consent"))
 
     # 4. consent on file: legal confirms, then it runs
     say(f"{names['artist']} asks to de-age {cast.consented.name} (consent on file)")
@@ -447,7 +447,7 @@ def run_scenario(
     )
     say(f"Running {cast.studio_tool.name} for the de-aging pass")
     detail = run_request(platform, detail.request.id)
-    rows.append(_row(detail, f"De-aging {cast.consented.name}: legal approved, run, in review"))
+    rows.append(_row(detail, f"De-aging {cast.consented.name} with consent"))
     return rows
 
 
