@@ -129,6 +129,8 @@ def test_an_upload_has_no_sidecar_and_no_credentials(sqlite_studio: Studio) -> N
     credentials = artist.get(f"{API}/assets/{asset['id']}/credentials")
     assert credentials.status_code == 422
     assert error_code(credentials) == "provenance.no_credentials"
+    assert str(sqlite_studio.platform.settings.data_dir) not in credentials.text
+    assert credentials.json()["error"]["message"].startswith("plate.png carries no")
     missing = artist.get(f"{API}/assets/ast_01JD3Q8Z5W8M6T4V9K2X7N1R0P/content")
     assert missing.status_code == 404
     assert error_code(missing) == "asset.not_found"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
+
+from greenlight.api import create_app
 from tests.api.studio import API, PASSWORD, Studio, error_code
 
 
@@ -111,3 +114,17 @@ def test_a_bearer_token_needs_no_csrf_token_and_stops_working_once_revoked(
     assert refused.status_code == 401
     assert error_code(refused) == "auth.bad_token"
     assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+def test_the_session_cookie_is_secure_except_over_http_on_loopback(sqlite_studio: Studio) -> None:
+    app = create_app(sqlite_studio.platform)  # secure_cookies left to the address
+    login = {"email": "artist@studio.example", "password": PASSWORD}
+    for base_url, secure in (
+        ("http://127.0.0.1", False),
+        ("http://localhost:8000", False),
+        ("https://greenlight.studio.example", True),
+        ("http://greenlight.studio.example", True),  # behind a TLS proxy: browsers see https
+    ):
+        response = TestClient(app, base_url=base_url).post(f"{API}/auth/login", json=login)
+        assert response.status_code == 200
+        assert ("Secure" in response.headers["set-cookie"]) is secure, base_url

@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -65,7 +66,7 @@ def error_response(
     """A JSON error response in the API's one error shape."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
-        error["details"] = details
+        error["details"] = jsonable_encoder(details)
     headers = dict(headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from starlette.datastructures import UploadFile
 from greenlight.accounts import Access
 from greenlight.api.auth import CurrentAccess, PlatformDep
 from greenlight.api.idempotency import IdempotencyKey, fingerprint, once, read_key
-from greenlight.core.errors import InvalidInput, NotFound
+from greenlight.core.errors import InvalidInput, NotFound, ProvenanceError
 from greenlight.core.models import Asset
 from greenlight.engine import assets as store
 from greenlight.engine.platform import Platform
@@ -186,7 +187,10 @@ def credentials(asset_id: str, access: CurrentAccess, platform: PlatformDep) -> 
     credentials is 422 ``provenance.no_credentials``.
     """
     found = _asset(platform, access, asset_id)
-    report = store.credentials(platform, found)
+    try:
+        report = store.credentials(platform, found)
+    except ProvenanceError as exc:
+        raise _without_server_paths(exc) from None
     return Credentials(
         asset_id=found.id,
         state=report.state,
@@ -199,6 +203,20 @@ def credentials(asset_id: str, access: CurrentAccess, platform: PlatformDep) -> 
         actions=list(report.manifest.actions),
         ingredients=list(report.manifest.ingredients),
     )
+
+
+def _without_server_paths(exc: ProvenanceError) -> ProvenanceError:
+    """The same error, naming the file but not where the server keeps it.
+
+    The provenance reader names the scratch copy it read by full path, in the
+    message and in ``details.path``; callers need only the file's name.
+    """
+    path = exc.details.get("path")
+    message = exc.message
+    if isinstance(path, str):
+        message = message.replace(path, PurePath(path).name)
+    details = {k: v for k, v in exc.details.items() if k != "path"}
+    return ProvenanceError(message, code=exc.code, **details)
 
 
 # --- downloads ------------------------------------------------------------------
