@@ -713,9 +713,7 @@ def _print_detail(platform: Platform, detail: RequestDetail) -> None:
         for reason in decision.reasons:
             line("", f"[dim]{escape(reason)}[/]")
         if request.state is RequestState.AWAITING_APPROVAL:
-            for requirement in decision.required:
-                if any(a.approved and a.role in requirement.roles for a in detail.approvals):
-                    continue
+            for requirement in flow.outstanding(decision, detail.approvals):
                 line("waits for", " or ".join(r.value for r in requirement.roles))
     for approval in detail.approvals:
         verb = "approved" if approval.approved else "refused"
@@ -753,7 +751,9 @@ def _next_step(detail: RequestDetail, names: _Names) -> str:
     request = detail.request
     state = request.state
     if state is RequestState.AWAITING_APPROVAL and detail.decision is not None:
-        wanted = {r for req in detail.decision.required for r in req.roles}
+        wanted = {
+            r for req in flow.outstanding(detail.decision, detail.approvals) for r in req.roles
+        }
         return _as_someone(f"greenlight requests approve {request.id}", "", names, wanted)
     if state is RequestState.IN_REVIEW:
         final = request.intent is Intent.FINAL_DELIVERABLE
