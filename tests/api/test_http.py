@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
@@ -205,3 +207,17 @@ def test_queued_work_is_run_by_hand_only_by_a_reviewer_and_only_if_it_can_run(
     by_supervisor = supervisor.post(f"{API}/requests/{delivered}/run")
     assert by_supervisor.status_code == 409
     assert error_code(by_supervisor) == "run.no_backend"
+
+
+def test_the_web_pages_are_mounted_at_the_root_beside_the_api(sqlite_studio: Studio) -> None:
+    pages = APIRouter()
+
+    @pages.get("/", response_class=HTMLResponse)
+    def home() -> str:
+        return "<h1>Greenlight</h1>"
+
+    app = create_app(sqlite_studio.platform, pages=pages)
+    assert app.state.platform is sqlite_studio.platform
+    client = TestClient(app)
+    assert client.get("/").text == "<h1>Greenlight</h1>"
+    assert client.get(f"{API}/openapi.json").status_code == 200

@@ -54,7 +54,6 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 def current_access(
     request: Request,
-    platform: PlatformDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Access:
@@ -65,6 +64,7 @@ def current_access(
     ``auth.session_expired``, and with 403 ``auth.csrf`` for a cookie-authenticated
     unsafe request without the matching ``X-CSRF-Token``.
     """
+    platform = get_platform(request)  # not a dependency: this path is kept lean
     if bearer is not None:
         with platform.db.read() as conn:
             person = resolve_api_token(conn, bearer.credentials)
