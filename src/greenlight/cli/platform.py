@@ -23,10 +23,10 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich import box
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -107,6 +107,7 @@ _OPERATOR = Person(
     is_admin=True,
     created_at=utcnow(),
 )
+Model = TypeVar("Model", bound=BaseModel)
 _PART = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _DECISION_STYLE = {"allow": "green", "needs_approval": "yellow", "deny": "red"}
 
@@ -344,6 +345,8 @@ def demo(
     again wipes the earlier demo's data; a directory holding anything else is refused.
     """
     config = settings()
+    if serve_after:  # before the work, not after it
+        _require_free_port(DEFAULT_HOST, port)
     console.print(reset_demo_data(config), highlight=False)
     with _opened(config, setup=True) as platform:
         with Progress(
@@ -422,10 +425,8 @@ def _summary(rows: list[DemoRow], width: int) -> RenderableType:
                 f"ledger #{row.ledger_index}\n  [dim]{escape(row.label)}[/]"
             )
         return Group(*lines)
-    table = _table(
-        "request", "what it shows", "decision", "state", "out", "ledger",
-        title=title, right=("out", "ledger"),
-    )  # fmt: skip
+    columns = ("request", "what it shows", "decision", "state", "out", "ledger")
+    table = _table(*columns, title=title, right=("out", "ledger"))
     for row in rows:
         table.add_row(
             row.request_id,
@@ -626,7 +627,7 @@ def productions_create(
     )
 
 
-def _validated(model: Any, fields: dict[str, Any]) -> Any:
+def _validated(model: type[Model], fields: dict[str, Any]) -> Model:
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
