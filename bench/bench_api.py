@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from greenlight.core.models import RequestDraft  # at module level: FastAPI reads the annotation
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.world (the seeded test production)
 
@@ -64,8 +66,6 @@ def serve_governed(data_dir: str, port: int) -> None:
 def serve_bare(port: int) -> None:
     import uvicorn
     from fastapi import FastAPI
-
-    from greenlight.core.models import RequestDraft
 
     app = FastAPI()
 

@@ -37,9 +37,9 @@ def ledger(settings: Settings) -> Ledger:
 
 def test_an_event_commits_with_the_state_change_it_records(ledger: Ledger) -> None:
     with ledger.db.transaction() as conn:
-        conn.execute(text("CREATE TABLE shots (code TEXT)"))
+        conn.execute(text("CREATE TABLE scratch_shots (code TEXT)"))
     with ledger.db.transaction() as conn:
-        conn.execute(text("INSERT INTO shots VALUES ('NF_010_0040')"))
+        conn.execute(text("INSERT INTO scratch_shots VALUES ('NF_010_0040')"))
         appended = ledger.append(conn, submitted(1))
     assert appended.index == 0
     assert ledger.entry(0).leaf_hash == appended.leaf_hash

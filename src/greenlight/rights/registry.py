@@ -158,7 +158,9 @@ def record_consent(conn: Connection, draft: ConsentDraft) -> Consent:
     return _consent(row)
 
 
-def consents_for(conn: Connection, production_id: str, talent_ids: Collection[str]) -> list[Consent]:
+def consents_for(
+    conn: Connection, production_id: str, talent_ids: Collection[str]
+) -> list[Consent]:
     """Every consent on record for these performers on this production."""
     if not talent_ids:
         return []
