@@ -57,8 +57,17 @@ def serve_governed(data_dir: str, port: int) -> None:
     platform = Platform.open(Settings.from_env({"GREENLIGHT_DATA_DIR": data_dir}))
     integrator = Integrator(platform.ledger)
     integrator.start()
+    threads = int(os.environ.get("BENCH_THREADS", "0"))
+    app = create_app(platform)
+    if threads:
+        import anyio.to_thread
+
+        @app.on_event("startup")
+        async def _limit() -> None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+
     try:
-        uvicorn.run(create_app(platform), host="127.0.0.1", port=port, log_level="error")
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
     finally:
         integrator.stop()
 

@@ -19,6 +19,7 @@ decision, approvals, run and review on the record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy import Connection, insert, select, update
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState as S
 from greenlight.core.errors import Conflict, NotFound
+from greenlight.core.models import LedgerMark
 from greenlight.ledger import Appended, Event, Ledger
 from greenlight.store.schema import generation_requests, request_events
 
@@ -114,25 +116,42 @@ class Advanced:
     entry: Appended
 
 
-def record_event(
-    conn: Connection,
-    ledger: Ledger,
-    request_id: str,
-    event: Event,
-) -> Appended:
+def record_event(conn: Connection, ledger: Ledger, request_id: str, event: Event) -> Appended:
     """Append ``event`` about a request to the ledger and to the request's timeline."""
-    appended = ledger.append(conn, event)
-    conn.execute(
-        insert(request_events).values(
-            request_id=request_id,
-            ledger_index=appended.index,
-            event_type=event.type,
-            actor=event.actor,
-            leaf_hash=appended.leaf_hash,
-            created_at=event.time,
+    mark = record_events(conn, ledger, request_id, [event])[0]
+    return Appended(mark.index, bytes.fromhex(mark.leaf_hash))
+
+
+def record_events(
+    conn: Connection, ledger: Ledger, request_id: str, events: Sequence[Event]
+) -> tuple[LedgerMark, ...]:
+    """Append several events about one request, in order, with its timeline rows."""
+    appended = ledger.append_many(conn, events)
+    marks = tuple(
+        LedgerMark(
+            index=a.index,
+            event_type=e.type,
+            actor=e.actor,
+            leaf_hash=a.leaf_hash.hex(),
+            created_at=e.time,
         )
+        for a, e in zip(appended, events, strict=True)
     )
-    return appended
+    conn.execute(
+        insert(request_events),
+        [
+            {
+                "request_id": request_id,
+                "ledger_index": m.index,
+                "event_type": m.event_type,
+                "actor": m.actor,
+                "leaf_hash": bytes.fromhex(m.leaf_hash),
+                "created_at": m.created_at,
+            }
+            for m in marks
+        ],
+    )
+    return marks
 
 
 def advance(

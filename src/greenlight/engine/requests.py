@@ -19,6 +19,7 @@ from greenlight.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from greenlight.core.ids import is_id, new_id
 from greenlight.core.models import (
     Approval,
+    Asset,
     Delivery,
     GenerationRequest,
     InputRef,
@@ -32,10 +33,10 @@ from greenlight.core.models import (
     Run,
 )
 from greenlight.engine import assets as asset_store
-from greenlight.engine.lifecycle import Step, advance, record_event
+from greenlight.engine.lifecycle import Step, advance, move, record_event, record_events
 from greenlight.engine.platform import Platform
 from greenlight.ledger import Event
-from greenlight.policy import PolicyFacts, Ruling
+from greenlight.policy import PolicyFacts
 from greenlight.productions import get_production, get_shot
 from greenlight.provenance import prompt_digest
 from greenlight.rights import consents_for, get_tool, list_talent
@@ -73,71 +74,99 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
     """Record a request and judge it: denied, waiting for approval, or queued.
 
     Everything the request names (production, shot, tool, inputs, talent, the
-    iteration it follows, the backend's parameters) is checked before anything
-    is written, so a bad request leaves no trace but its error.
+    iteration it follows, the backend's parameters) is checked and the policy
+    consulted before anything is written, so a bad request leaves no trace but
+    its error. The write itself is short: the request, its decision, its job
+    and its two ledger events (``request.submitted`` and the policy's move)
+    commit together.
     """
     access.require_submit(draft.production_id)
+    with platform.db.read() as conn:
+        facts, inputs, parameters = _gather(conn, platform, access, draft)
+    ruling = platform.policy.decide(facts)
+    chosen = move(RequestState.REQUESTED, _POLICY_STEP[ruling.outcome])
+    now = facts.now
+    request_id, decision_id = new_id("request"), new_id("decision")
+    covered = sorted(c.id for c in facts.consents if c.covers(facts.use_case, now))
+    submitted = Event(
+        type="request.submitted",
+        actor=access.person.id,
+        production=facts.production_id,
+        subjects={"request": request_id, "tool": facts.tool.id},
+        payload={
+            "use_case": draft.use_case.value,
+            "intent": draft.intent.value,
+            "tool": {"name": facts.tool.name, "version": facts.tool.version},
+            "prompt_sha256": prompt_digest(draft.prompt),
+            "parameters": parameters,
+            "inputs": [{"sha256": a.sha256, "part": part} for a, part in inputs],
+            "talent": sorted(t.id for t in facts.talent),
+            "third_party_ip": list(draft.third_party_ip),
+            "previous_request": draft.previous_request_id,
+        },
+        time=now,
+    )
+    judged = Event(
+        type=chosen.event,
+        actor="system:policy",
+        production=facts.production_id,
+        subjects={"request": request_id, "decision": decision_id},
+        payload={
+            "from": chosen.before.value,
+            "to": chosen.after.value,
+            "outcome": ruling.outcome.value,
+            "policy_version": ruling.policy_version,
+            "rules": list(ruling.rules),
+            "reasons": list(ruling.reasons),
+            "required": [r.model_dump(mode="json") for r in ruling.required],
+            "consents": covered,
+        },
+        time=now,
+    )
+    request = GenerationRequest(
+        id=request_id,
+        production_id=facts.production_id,
+        shot_id=draft.shot_id,
+        use_case=draft.use_case,
+        tool_id=facts.tool.id,
+        intent=draft.intent,
+        prompt=draft.prompt,
+        parameters=parameters,
+        inputs=tuple(InputRef(asset_id=a.id, part=part) for a, part in inputs),
+        talent_ids=tuple(sorted(t.id for t in facts.talent)),
+        third_party_ip=tuple(draft.third_party_ip),
+        state=chosen.after,
+        iteration=1,
+        previous_request_id=draft.previous_request_id,
+        requested_by=access.person.id,
+        created_at=now,
+        updated_at=now,
+    )
+    decision = PolicyDecision(
+        id=decision_id,
+        request_id=request_id,
+        outcome=ruling.outcome,
+        policy_version=ruling.policy_version,
+        rules=ruling.rules,
+        reasons=ruling.reasons,
+        required=ruling.required,
+        created_at=now,
+    )
+    job = None
+    if ruling.outcome is Outcome.ALLOW:
+        job = Job(id=new_id("job"), request_id=request_id, state="queued", attempts=0)
     with platform.db.transaction() as conn:
-        production = get_production(conn, draft.production_id)
-        tool = get_tool(conn, draft.tool_id)
-        vendor = access.vendor_scope(production.id)
-        if vendor is not None and tool.vendor_id != vendor:
-            raise Forbidden(
-                f"{tool.name} belongs to another vendor; a vendor requests work only with "
-                "its own tools.",
-                code="access.other_vendor_tool",
-                reason="vendor_scope",
-            )
-        if draft.shot_id is not None and get_shot(conn, draft.shot_id).production_id != (
-            production.id
-        ):
-            raise InvalidInput(
-                f"Shot {draft.shot_id} belongs to another production; pick one of "
-                f"{production.title}'s shots.",
-                code="request.shot_elsewhere",
-            )
-        inputs = _checked_inputs(conn, access, production.id, draft.inputs)
-        talent = list_talent(conn, set(draft.talent_ids))
-        missing = set(draft.talent_ids) - {t.id for t in talent}
-        if missing:
-            raise NotFound(
-                f"No registered talent {', '.join(sorted(missing))}; register the performer "
-                "before referencing them.",
-                code="talent.not_found",
-            )
-        iteration = _iteration(conn, production.id, draft.previous_request_id)
-        parameters = dict(draft.parameters)
-        if tool.backend is not None:
-            backend = platform.backends(tool.backend)
-            parameters = backend.check(
-                [asset_store.backend_input(platform, a, part) for a, part in inputs], parameters
-            )
-
-        now = utcnow()
-        request_id = new_id("request")
-        conn.execute(
-            insert(generation_requests).values(
-                id=request_id,
-                production_id=production.id,
-                shot_id=draft.shot_id,
-                use_case=draft.use_case.value,
-                tool_id=tool.id,
-                intent=draft.intent.value,
-                prompt=draft.prompt,
-                parameters=parameters,
-                third_party_ip=list(draft.third_party_ip),
-                state=RequestState.REQUESTED.value,
-                iteration=iteration,
-                previous_request_id=draft.previous_request_id,
-                requested_by=access.person.id,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        if talent:
+        # Checked under the write lock: two requests must not both follow one iteration.
+        iteration = _iteration(conn, facts.production_id, draft.previous_request_id)
+        request = request.model_copy(update={"iteration": iteration})
+        submitted.payload["iteration"] = iteration
+        row = request.model_dump(exclude={"inputs", "talent_ids"})
+        row["third_party_ip"] = list(request.third_party_ip)
+        conn.execute(insert(generation_requests).values(**row))
+        if request.talent_ids:
             conn.execute(
                 insert(request_talent),
-                [{"request_id": request_id, "talent_id": t.id} for t in talent],
+                [{"request_id": request_id, "talent_id": t} for t in request.talent_ids],
             )
         if inputs:
             conn.execute(
@@ -147,48 +176,84 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
                     for i, (a, part) in enumerate(inputs)
                 ],
             )
-        record_event(
-            conn,
-            platform.ledger,
-            request_id,
-            Event(
-                type="request.submitted",
-                actor=access.person.id,
-                production=production.id,
-                subjects={"request": request_id, "tool": tool.id},
-                payload={
-                    "use_case": draft.use_case.value,
-                    "intent": draft.intent.value,
-                    "tool": {"name": tool.name, "version": tool.version},
-                    "prompt_sha256": prompt_digest(draft.prompt),
-                    "parameters": parameters,
-                    "inputs": [{"sha256": a.sha256, "part": part} for a, part in inputs],
-                    "talent": sorted(t.id for t in talent),
-                    "third_party_ip": list(draft.third_party_ip),
-                    "iteration": iteration,
-                    "previous_request": draft.previous_request_id,
-                },
-                time=now,
-            ),
+        conn.execute(
+            insert(policy_decisions).values(
+                **decision.model_dump(mode="json", exclude={"created_at"}), created_at=now
+            )
         )
-        facts = PolicyFacts(
-            production_id=production.id,
-            use_case=draft.use_case,
-            intent=draft.intent,
-            tool=tool,
-            talent=tuple(talent),
-            consents=tuple(consents_for(conn, production.id, [t.id for t in talent])),
-            third_party_ip=tuple(draft.third_party_ip),
-            now=now,
-            shot_id=draft.shot_id,
+        if job is not None:
+            conn.execute(
+                insert(jobs).values(
+                    **job.model_dump(exclude={"runs"}), created_at=now, updated_at=now
+                )
+            )
+        marks = record_events(conn, platform.ledger, request_id, [submitted, judged])
+    return RequestDetail(
+        request=request,
+        decision=decision,
+        approvals=(),
+        job=job,
+        outputs=(),
+        reviews=(),
+        delivery=None,
+        events=marks,
+    )
+
+
+def _gather(
+    conn: Connection, platform: Platform, access: Access, draft: RequestDraft
+) -> tuple[PolicyFacts, list[tuple[Asset, str]], dict[str, Any]]:
+    """Check what a draft names and collect the facts the policy judges it on."""
+    production = get_production(conn, draft.production_id)
+    tool = get_tool(conn, draft.tool_id)
+    vendor = access.vendor_scope(production.id)
+    if vendor is not None and tool.vendor_id != vendor:
+        raise Forbidden(
+            f"{tool.name} belongs to another vendor; a vendor requests work only with "
+            "its own tools.",
+            code="access.other_vendor_tool",
+            reason="vendor_scope",
         )
-        _decide(conn, platform, request_id, platform.policy.decide(facts), facts)
-        return load_detail(conn, request_id)
+    if draft.shot_id is not None and get_shot(conn, draft.shot_id).production_id != (production.id):
+        raise InvalidInput(
+            f"Shot {draft.shot_id} belongs to another production; pick one of "
+            f"{production.title}'s shots.",
+            code="request.shot_elsewhere",
+        )
+    inputs = _checked_inputs(conn, access, production.id, draft.inputs)
+    talent = list_talent(conn, set(draft.talent_ids)) if draft.talent_ids else []
+    missing = set(draft.talent_ids) - {t.id for t in talent}
+    if missing:
+        raise NotFound(
+            f"No registered talent {', '.join(sorted(missing))}; register the performer "
+            "before referencing them.",
+            code="talent.not_found",
+        )
+    if draft.previous_request_id is not None:
+        _iteration(conn, production.id, draft.previous_request_id)  # refuse early, recheck later
+    parameters = dict(draft.parameters)
+    if tool.backend is not None:
+        backend = platform.backends(tool.backend)
+        parameters = backend.check(
+            [asset_store.backend_input(platform, a, part) for a, part in inputs], parameters
+        )
+    facts = PolicyFacts(
+        production_id=production.id,
+        use_case=draft.use_case,
+        intent=draft.intent,
+        tool=tool,
+        talent=tuple(talent),
+        consents=tuple(consents_for(conn, production.id, [t.id for t in talent])),
+        third_party_ip=tuple(draft.third_party_ip),
+        now=utcnow(),
+        shot_id=draft.shot_id,
+    )
+    return facts, inputs, parameters
 
 
 def _checked_inputs(
     conn: Connection, access: Access, production_id: str, refs: Sequence[InputRef]
-) -> list[tuple[Any, str]]:
+) -> list[tuple[Asset, str]]:
     found = []
     for ref in refs:
         asset = asset_store.get_asset(conn, access, ref.asset_id)
@@ -229,43 +294,6 @@ def _iteration(conn: Connection, production_id: str, previous_id: str | None) ->
             code="request.already_iterated",
         )
     return previous.iteration + 1
-
-
-def _decide(
-    conn: Connection, platform: Platform, request_id: str, ruling: Ruling, facts: PolicyFacts
-) -> None:
-    decision_id = new_id("decision")
-    conn.execute(
-        insert(policy_decisions).values(
-            id=decision_id,
-            request_id=request_id,
-            outcome=ruling.outcome.value,
-            policy_version=ruling.policy_version,
-            rules=list(ruling.rules),
-            reasons=list(ruling.reasons),
-            required=[r.model_dump(mode="json") for r in ruling.required],
-            created_at=utcnow(),
-        )
-    )
-    covered = sorted(c.id for c in facts.consents if c.covers(facts.use_case, facts.now))
-    advance(
-        conn,
-        platform.ledger,
-        request_id,
-        _POLICY_STEP[ruling.outcome],
-        actor="system:policy",
-        subjects={"decision": decision_id},
-        payload={
-            "outcome": ruling.outcome.value,
-            "policy_version": ruling.policy_version,
-            "rules": list(ruling.rules),
-            "reasons": list(ruling.reasons),
-            "required": [r.model_dump(mode="json") for r in ruling.required],
-            "consents": covered,
-        },
-    )
-    if ruling.outcome is Outcome.ALLOW:
-        _queue(conn, request_id)
 
 
 def _queue(conn: Connection, request_id: str) -> None:

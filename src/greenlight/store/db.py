@@ -8,10 +8,12 @@ so readers never wait for writers under WAL.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +77,43 @@ def engine_for(url: str) -> Engine:
     )
 
 
+class _WriterLock:
+    """One SQLite writer at a time, queued in order rather than by SQLite's busy handler.
+
+    SQLite lets one writer in and makes the others sleep and retry with growing
+    back-off (up to 100 ms a try), which under load turns a 1 ms commit into a
+    second-long tail. Waiting here instead hands the lock straight to the next
+    writer: a thread lock within the process, and ``flock`` on a file next to
+    the database across processes (the kernel wakes the next waiter at once).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = path.with_name(path.name + ".writer-lock")
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
+
+
 @dataclass
 class Database:
     """The platform database: an engine plus transaction helpers."""
 
     engine: Engine
+    _writer: _WriterLock | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            path = make_url(str(self.engine.url)).database
+            if path and path != ":memory:":
+                self._writer = _WriterLock(Path(path))
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Database:
@@ -99,7 +133,11 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any error."""
-        with self.engine.begin() as conn:
+        if self._writer is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._writer.held(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
