@@ -113,7 +113,9 @@ async def client(
             lines = head.split(b"\r\n")
             status = int(lines[0].split()[1])
             length = next(
-                int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length")
+                int(line.split(b":")[1])
+                for line in lines
+                if line.lower().startswith(b"content-length")
             )
             await reader.readexactly(length)
             latencies.append((time.perf_counter() - started) * 1000)
@@ -122,11 +124,15 @@ async def client(
         writer.close()
 
 
-async def load(port: int, request: bytes, clients: int, seconds: float) -> tuple[float, list[float], dict[int, int]]:
+async def load(
+    port: int, request: bytes, clients: int, seconds: float
+) -> tuple[float, list[float], dict[int, int]]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     # A short warm-up, not counted.
-    await asyncio.gather(*(client(port, request, time.perf_counter() + 1, [], {}) for _ in range(clients)))
+    await asyncio.gather(
+        *(client(port, request, time.perf_counter() + 1, [], {}) for _ in range(clients))
+    )
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(
@@ -149,10 +155,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def seed(data_dir: str) -> tuple[bytes, str]:
     """The test production, a plate, and a token for its artist; returns the body and token."""
+    from tests.world import build_world
+
     from greenlight.accounts import create_api_token
     from greenlight.core.settings import Settings
     from greenlight.engine.platform import Platform
-    from tests.world import build_world
 
     platform = Platform.open(Settings.from_env({"GREENLIGHT_DATA_DIR": data_dir}))
     world = build_world(platform)
@@ -191,7 +198,10 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=30)
 
-    print(f"{args.clients} concurrent clients, {args.seconds:.0f} s each, 2 cores shared with the client")
+    print(
+        f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
+        "2 cores shared with the client"
+    )
     print(f"{'endpoint':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     for name, (rate, lat, statuses) in results.items():
         label = "bare FastAPI (validate, 201)" if name == "bare" else "governed submission"
