@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from greenlight.cli import ledger, platform, provenance
+from greenlight.cli import delivery, ledger, platform, provenance
 
 app = typer.Typer(
     name="greenlight",
@@ -23,6 +23,7 @@ app.add_typer(platform.users_app, name="users")
 app.add_typer(platform.productions_app, name="productions")
 app.add_typer(platform.requests_app, name="requests")
 app.add_typer(platform.assets_app, name="assets")
+app.add_typer(delivery.app, name="delivery")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(provenance.keys_app, name="keys")
 app.add_typer(provenance.app, name="provenance")

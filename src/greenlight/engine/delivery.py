@@ -23,7 +23,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from greenlight.accounts import Access
 from greenlight.core.errors import Conflict, VerificationFailed
@@ -48,7 +48,7 @@ the one the ledger recorded. Check the content credentials of each output with
 """
 
 
-def write_bundle(platform: Platform, access: Access, request_id: str, out: BinaryIO) -> int:
+def write_bundle(platform: Platform, access: Access, request_id: str, out: IO[bytes]) -> int:
     """Write the delivery bundle of a delivered (or accepted) request to ``out``.
 
     Returns the number of ledger entries it proves.

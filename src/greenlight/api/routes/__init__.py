@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from greenlight.api.routes import assets, auth, ledger, people, productions, requests, rights
+from greenlight.api.routes import (
+    assets,
+    auth,
+    bundles,
+    ledger,
+    people,
+    productions,
+    requests,
+    rights,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -10,6 +19,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     productions.router,
     rights.router,
     requests.router,
+    bundles.router,
     assets.router,
     ledger.router,
 )
