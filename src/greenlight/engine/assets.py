@@ -23,7 +23,7 @@ from sqlalchemy import Connection, exists, insert, or_, select
 from greenlight.accounts import Access
 from greenlight.backends import BackendInput
 from greenlight.core.clock import utcnow
-from greenlight.core.errors import Forbidden, NotFound
+from greenlight.core.errors import Forbidden, NotFound, ProvenanceError
 from greenlight.core.ids import new_id
 from greenlight.core.models import Asset
 from greenlight.engine.platform import Platform
@@ -235,7 +235,15 @@ def credentials(platform: Platform, asset: Asset) -> CredentialReport:
         _link(platform.blobs.path(asset.sha256), target)
         if asset.manifest_sha256 is not None:
             _link(platform.blobs.path(asset.manifest_sha256), Path(f"{target}.c2pa"))
-        return read_credentials(target, trust=TrustAnchors.studio(platform.settings))
+        try:
+            return read_credentials(target, trust=TrustAnchors.studio(platform.settings))
+        except ProvenanceError as exc:
+            # Name the asset, not the server's scratch directory.
+            raise ProvenanceError(
+                exc.message.replace(str(target), asset.filename),
+                code=exc.code,
+                asset=asset.id,
+            ) from None
 
 
 def _link(source: Path, target: Path) -> None:

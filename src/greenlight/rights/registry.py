@@ -14,7 +14,7 @@ from greenlight.core.enums import UseCase
 from greenlight.core.errors import Conflict, InvalidInput, NotFound
 from greenlight.core.ids import new_id
 from greenlight.core.models import Consent, Draft, Talent, Tool, ToolDraft, Vendor
-from greenlight.store.schema import consents, talent, tools, vendors
+from greenlight.store.schema import consents, productions, talent, tools, vendors
 
 
 class ConsentDraft(Draft):
@@ -136,6 +136,13 @@ def list_talent(conn: Connection, ids: Collection[str] | None = None) -> list[Ta
 def record_consent(conn: Connection, draft: ConsentDraft) -> Consent:
     """Record a performer's consent for named uses on one production."""
     get_talent(conn, draft.talent_id)
+    if not conn.execute(
+        select(productions.c.id).where(productions.c.id == draft.production_id)
+    ).first():
+        raise NotFound(
+            f"There is no production {draft.production_id!r} to record the consent on.",
+            code="production.not_found",
+        )
     granted = draft.granted_at or utcnow()
     if draft.expires_at is not None and draft.expires_at <= granted:
         raise InvalidInput(
