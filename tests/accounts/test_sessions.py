@@ -20,6 +20,7 @@ from greenlight.accounts import (
     resolve_session,
     revoke_api_token,
     start_session,
+    wants_secure_cookie,
 )
 from greenlight.core import Settings
 from greenlight.core.clock import utcnow
@@ -139,6 +140,27 @@ def test_session_needs_a_person_and_a_positive_lifetime(sqlite_db: Database) -> 
             start_session(conn, "per_01JD3Q8Z5W8M6T4V9K2X7N1R0P")
         with refused("session.bad_lifetime", InvalidInput):
             start_session(conn, ava.id, lifetime=timedelta(0))
+
+
+@pytest.mark.parametrize(
+    ("scheme", "host", "configured", "secure"),
+    [
+        ("http", "127.0.0.1", None, False),
+        ("http", "::1", None, False),
+        ("http", "localhost", None, False),
+        ("http", "app.localhost", None, False),
+        ("https", "localhost", None, True),
+        ("http", "greenlight.studio.example", None, True),  # behind a TLS proxy
+        ("http", "10.0.0.5", None, True),
+        ("http", None, None, True),
+        ("http", "127.0.0.1", True, True),
+        ("https", "greenlight.studio.example", False, False),
+    ],
+)
+def test_session_cookie_is_secure_except_over_http_on_loopback_unless_configured(
+    scheme: str, host: str | None, configured: bool | None, secure: bool
+) -> None:
+    assert wants_secure_cookie(scheme, host, configured) is secure
 
 
 # --- API tokens ---------------------------------------------------------------

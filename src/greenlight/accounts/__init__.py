@@ -24,6 +24,7 @@ from greenlight.accounts.people import (
 )
 from greenlight.accounts.sessions import (
     API_TOKEN_PREFIX,
+    SESSION_COOKIE,
     SESSION_LIFETIME,
     ApiToken,
     Session,
@@ -35,12 +36,14 @@ from greenlight.accounts.sessions import (
     resolve_session,
     revoke_api_token,
     start_session,
+    wants_secure_cookie,
 )
 
 __all__ = [
     "API_TOKEN_PREFIX",
     "MANAGERS",
     "MIN_PASSWORD_LENGTH",
+    "SESSION_COOKIE",
     "SESSION_LIFETIME",
     "SUBMITTERS",
     "Access",
@@ -64,4 +67,5 @@ __all__ = [
     "revoke_role",
     "set_password",
     "start_session",
+    "wants_secure_cookie",
 ]

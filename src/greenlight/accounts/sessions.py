@@ -9,6 +9,7 @@ API tokens start with ``glt_`` so logs and secret scanners can spot a leaked one
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from greenlight.core.models import Person, Record
 from greenlight.store.schema import api_tokens, people, sessions
 
 API_TOKEN_PREFIX = "glt_"
+# The browser's cookie for a web session, shared by the API's sign-in and the pages.
+SESSION_COOKIE = "greenlight_session"
 SESSION_LIFETIME = timedelta(hours=12)
 # last_used_at is for people reviewing their tokens, not an audit trail: a
 # minute's precision spares the hot path a write on every request.
@@ -72,6 +75,28 @@ def _api_token(row: Row[*tuple[Any, ...]]) -> ApiToken:
 
 
 # --- web sessions -------------------------------------------------------------
+
+
+def wants_secure_cookie(scheme: str, host: str | None, configured: bool | None) -> bool:
+    """Whether a cookie for a page reached by ``scheme`` at ``host`` gets the Secure flag.
+
+    ``configured`` (the app's ``secure_cookies``) decides when set. Otherwise it
+    is Secure unless reached over plain http on a loopback address (a
+    developer's machine), where a Secure cookie would never come back; behind a
+    TLS proxy the scheme may read ``http``, and the cookie must still never
+    travel in the clear.
+    """
+    if configured is not None:
+        return configured
+    if scheme == "https":
+        return True
+    name = host or ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return True
 
 
 def start_session(

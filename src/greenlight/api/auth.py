@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from greenlight.accounts import (
+    SESSION_COOKIE,
     Access,
     Session,
     load_access,
@@ -25,7 +26,6 @@ from greenlight.accounts import (
 from greenlight.core.errors import Forbidden, Unauthenticated
 from greenlight.engine.platform import Platform
 
-SESSION_COOKIE = "greenlight_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 

@@ -13,8 +13,8 @@ Cookies follow the API's Secure rule, including its
 ``app.state.secure_cookies`` override when the app sets one.
 """
 
+from greenlight.accounts import SESSION_COOKIE
 from greenlight.web._router import pages
-from greenlight.web._session import SESSION_COOKIE
 from greenlight.web._static import STATIC_DIR
 
 __all__ = ["SESSION_COOKIE", "STATIC_DIR", "pages"]

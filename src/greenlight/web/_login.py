@@ -8,14 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 
-from greenlight.accounts import authenticate, end_session, start_session
+from greenlight.accounts import SESSION_COOKIE, authenticate, end_session, start_session
 from greenlight.core.errors import Unauthenticated
 from greenlight.engine.platform import Platform
 from greenlight.web._render import render, see_other
 from greenlight.web._route import PageRoute
 from greenlight.web._session import (
     LOGIN_CSRF_COOKIE,
-    SESSION_COOKIE,
     Viewer,
     clear_login_csrf,
     clear_session_cookie,

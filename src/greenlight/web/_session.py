@@ -11,7 +11,6 @@ cookie scoped to ``/login`` and the same value in the form.
 # No ``from __future__ import annotations``: FastAPI must see the dependency
 # inside ``form_from_viewer``'s closure at definition time.
 
-import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,13 +20,19 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 
-from greenlight.accounts import Access, Session, load_access, resolve_session
+from greenlight.accounts import (
+    SESSION_COOKIE,
+    Access,
+    Session,
+    load_access,
+    resolve_session,
+    wants_secure_cookie,
+)
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import Forbidden, Unauthenticated
 from greenlight.core.models import Person
 from greenlight.engine.platform import Platform
 
-SESSION_COOKIE = "greenlight_session"
 LOGIN_CSRF_COOKIE = "greenlight_login_csrf"
 LOGIN_PATH = "/login"
 CSRF_FIELD = "csrf_token"
@@ -153,26 +158,17 @@ def require_csrf(sent: object, expected: str | None) -> None:
 
 
 def _secure(request: Request) -> bool:
-    """Whether cookies get the Secure flag, by the same rule as the API's sign-in.
+    """Whether cookies get the Secure flag, by the API's rule (``wants_secure_cookie``).
 
     The app's ``state.secure_cookies`` (``create_app(secure_cookies=...)``)
-    decides when set. Otherwise cookies are Secure unless the page is reached
-    over plain http on a loopback address (a developer's machine), where a
-    Secure cookie would never come back; behind a TLS proxy the scheme may read
-    ``http``, and the cookie must still never travel in the clear.
+    decides when set to a bool; an app without it leaves it to the address.
     """
     configured = getattr(request.app.state, "secure_cookies", None)
-    if isinstance(configured, bool):
-        return configured
-    if request.url.scheme == "https":
-        return True
-    host = request.url.hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True
+    return wants_secure_cookie(
+        request.url.scheme,
+        request.url.hostname,
+        configured if isinstance(configured, bool) else None,
+    )
 
 
 def set_session_cookie(

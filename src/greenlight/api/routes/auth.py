@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from greenlight.accounts import (
+    SESSION_COOKIE,
     ApiToken,
     authenticate,
     create_api_token,
@@ -18,8 +18,9 @@ from greenlight.accounts import (
     resolve_session,
     revoke_api_token,
     start_session,
+    wants_secure_cookie,
 )
-from greenlight.api.auth import SESSION_COOKIE, CurrentAccess, PlatformDep, require_csrf
+from greenlight.api.auth import CurrentAccess, PlatformDep, require_csrf
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import GreenlightError
 from greenlight.core.models import Membership, Person
@@ -68,24 +69,12 @@ class NewToken(BaseModel):
 
 
 def _secure(request: Request) -> bool:
-    """Whether the session cookie gets the Secure flag.
+    """Whether the session cookie gets the Secure flag: see ``wants_secure_cookie``.
 
-    ``create_app(secure_cookies=...)`` decides when set; otherwise the cookie is
-    Secure unless the app is reached over plain http on a loopback address
-    (a developer's machine), where a Secure cookie would never come back.
+    ``create_app(secure_cookies=...)`` decides when set.
     """
     configured: bool | None = request.app.state.secure_cookies
-    if configured is not None:
-        return configured
-    if request.url.scheme == "https":
-        return True
-    host = request.url.hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True
+    return wants_secure_cookie(request.url.scheme, request.url.hostname, configured)
 
 
 @router.post("/login", response_model=SignedIn)
