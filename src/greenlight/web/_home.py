@@ -12,11 +12,10 @@ from greenlight.core.enums import RequestState, Role
 from greenlight.core.errors import InvalidInput
 from greenlight.core.models import Production, Tool
 from greenlight.engine.platform import Platform
-from greenlight.engine.requests import list_requests
+from greenlight.engine.requests import list_requests, review_queue
 from greenlight.productions import get_production, list_productions
 from greenlight.rights import get_tool
 from greenlight.web._render import render
-from greenlight.web._review import review_queue
 from greenlight.web._route import PageRoute
 from greenlight.web._session import Viewer, signed_in
 

@@ -18,7 +18,7 @@ from greenlight.core.ids import is_id
 from greenlight.core.models import Asset, Production, RequestDetail, Requirement, Shot, Talent, Tool
 from greenlight.engine import assets as asset_store
 from greenlight.engine.platform import Platform
-from greenlight.engine.requests import approve, deliver, get_request, review
+from greenlight.engine.requests import approve, deliver, get_request, outstanding, review
 from greenlight.productions import get_production, get_shot
 from greenlight.provenance import CredentialReport, prompt_digest
 from greenlight.rights import get_tool, list_talent
@@ -63,17 +63,6 @@ class RequestView:
     review: ReviewRights
     can_deliver: bool
     outputs: list[OutputView]
-
-
-def outstanding(detail: RequestDetail) -> list[Requirement]:
-    """The decision's requirements no approval has met yet (as ``engine.requests.approve``)."""
-    if detail.decision is None:
-        return []
-    return [
-        req
-        for req in detail.decision.required
-        if not any(a.approved and a.role in req.roles for a in detail.approvals)
-    ]
 
 
 def approval_rights(
@@ -166,7 +155,7 @@ def load_view(platform: Platform, access: Access, request_id: str) -> RequestVie
                 *(e.actor for e in detail.events),
             ],
         )
-    waiting = outstanding(detail)
+    waiting = outstanding(detail.decision, detail.approvals) if detail.decision else []
     # Credentials are read after the connection is back: reading runs the C2PA SDK.
     return RequestView(
         detail=detail,

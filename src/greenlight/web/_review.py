@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import Connection
 
 from greenlight.accounts import Access
 from greenlight.core.enums import CREATIVE_LEADS, Intent, RequestState
 from greenlight.core.models import GenerationRequest, RequestDetail
 from greenlight.engine.platform import Platform
-from greenlight.engine.requests import MAX_PAGE, get_request, list_requests
+from greenlight.engine.requests import get_request, review_queue
 from greenlight.productions import list_productions
 from greenlight.web._render import render
 from greenlight.web._route import PageRoute
@@ -57,28 +56,6 @@ def review_rights(access: Access, request: GenerationRequest) -> ReviewRights:
             "director can accept it. You can still reject it or ask for changes.",
         )
     return ReviewRights(can_review=True, can_accept=True, why_not_accept="")
-
-
-def review_queue(conn: Connection, access: Access) -> list[GenerationRequest]:
-    """Requests in review on every production where the viewer reviews, oldest first."""
-    queue: list[GenerationRequest] = []
-    for production_id in sorted(access.roles):
-        if not access.review_roles(production_id):
-            continue
-        cursor: str | None = None
-        while True:
-            page, cursor = list_requests(
-                conn,
-                access,
-                production_id=production_id,
-                state=RequestState.IN_REVIEW,
-                limit=MAX_PAGE,
-                cursor=cursor,
-            )
-            queue.extend(page)
-            if cursor is None:
-                break
-    return sorted(queue, key=lambda r: r.id)
 
 
 @dataclass(frozen=True)
