@@ -6,8 +6,6 @@ SQLite and on a throwaway PostgreSQL server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Connection, insert
 
@@ -20,7 +18,6 @@ from greenlight.accounts import (
     load_access,
     revoke_role,
 )
-from greenlight.core import Settings
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import CREATIVE_LEADS, REVIEWERS, Role
 from greenlight.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -173,21 +170,6 @@ def test_only_platform_admins_create_people_and_productions() -> None:
 
 
 # --- memberships in the database ----------------------------------------------
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database.open(settings)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def sqlite_db(sqlite_settings: Settings) -> Iterator[Database]:
-    """For refusals decided before any SQL that differs between databases."""
-    database = Database.open(sqlite_settings)
-    yield database
-    database.close()
 
 
 def add_production(conn: Connection, code: str) -> str:

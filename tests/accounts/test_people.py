@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from argon2 import PasswordHasher
@@ -18,28 +18,12 @@ from greenlight.accounts import (
     list_people,
     set_password,
 )
-from greenlight.core import Settings
 from greenlight.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from greenlight.store import Database
 from greenlight.store.schema import people
 from tests.expect import refused
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database.open(settings)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def sqlite_db(sqlite_settings: Settings) -> Iterator[Database]:
-    """For refusals decided before any SQL that differs between databases."""
-    database = Database.open(sqlite_settings)
-    yield database
-    database.close()
 
 
 def stored_hash(db: Database, person_id: str) -> str | None:

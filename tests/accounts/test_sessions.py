@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,28 +21,12 @@ from greenlight.accounts import (
     start_session,
     wants_secure_cookie,
 )
-from greenlight.core import Settings
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import InvalidInput, NotFound, Unauthenticated
 from greenlight.core.models import Person
 from greenlight.store import Database
 from greenlight.store.schema import api_tokens, people, sessions
 from tests.expect import refused
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database.open(settings)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def sqlite_db(sqlite_settings: Settings) -> Iterator[Database]:
-    """For refusals decided before any SQL that differs between databases."""
-    database = Database.open(sqlite_settings)
-    yield database
-    database.close()
 
 
 @pytest.fixture
