@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from sqlalchemy import Connection
 
 from greenlight.accounts import Access, create_person, grant_role, load_access
 from greenlight.core.enums import Role
@@ -58,6 +59,32 @@ def plate_png(width: int = 96, height: int = 64) -> bytes:
     ok, encoded = cv2.imencode(".png", image)
     assert ok
     return encoded.tobytes()
+
+
+def hire(
+    conn: Connection,
+    production_id: str,
+    email: str,
+    name: str,
+    role: Role | None,
+    *,
+    password: str | None = None,
+    vendor_id: str | None = None,
+) -> Person:
+    """A new person holding ``role`` on the production (no role: just an account).
+
+    A vendor role works for ``vendor_id``; other roles name no vendor.
+    """
+    person = create_person(conn, email=email, name=name, password=password)
+    if role is not None:
+        grant_role(
+            conn,
+            production_id=production_id,
+            person_id=person.id,
+            role=role,
+            vendor_id=vendor_id if role is Role.VENDOR else None,
+        )
+    return person
 
 
 @dataclass
@@ -112,20 +139,13 @@ def build_world(platform: Platform) -> World:
         )
         studio = create_vendor(conn, "Studio Pipeline")
         lumen = create_vendor(conn, "Lumen Post")
-        people = {}
-        for name, role in CAST.items():
-            person = create_person(conn, email=f"{name}@nl.test", name=name.title(), password=None)
-            grant_role(
-                conn,
-                production_id=production.id,
-                person_id=person.id,
-                role=role,
-                vendor_id=lumen.id if role is Role.VENDOR else None,
+        people = {
+            name: hire(
+                conn, production.id, f"{name}@nl.test", name.title(), role, vendor_id=lumen.id
             )
-            people[name] = person
-        people["outsider"] = create_person(
-            conn, email="outsider@nl.test", name="Outsider", password=None
-        )
+            for name, role in CAST.items()
+        }
+        people["outsider"] = hire(conn, production.id, "outsider@nl.test", "Outsider", None)
         studio_tool = create_tool(
             conn,
             studio.id,

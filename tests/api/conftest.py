@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from greenlight.accounts import create_api_token, create_person, grant_role
+from greenlight.accounts import create_api_token, create_person
 from greenlight.api import create_app
 from greenlight.core import Settings
 from greenlight.core.enums import Role
@@ -21,6 +21,7 @@ from greenlight.engine.platform import Platform
 from greenlight.productions import create_production
 from greenlight.rights import create_tool, create_vendor, register_talent
 from tests.api.studio import PASSWORD, Studio
+from tests.world import hire
 
 # Who works on Northern Lights, and as what. The vendor works for Lumen VFX.
 ROLES: dict[str, Role | None] = {
@@ -74,22 +75,17 @@ def seed(platform: Platform, *, run_inline: bool = True) -> Studio:
         )
         people["admin"] = admin.id
         for name, role in ROLES.items():
-            person = create_person(
+            person = hire(
                 conn,
-                email=f"{name}@studio.example",
-                name=name.title(),
+                production.id,
+                f"{name}@studio.example",
+                name.title(),
+                role,
                 # Hashing costs ~20 ms a person: only those the tests sign in get a password.
                 password=PASSWORD if name in SIGNS_IN else None,
+                vendor_id=lumen.id,
             )
             people[name] = person.id
-            if role is not None:
-                grant_role(
-                    conn,
-                    production_id=production.id,
-                    person_id=person.id,
-                    role=role,
-                    vendor_id=lumen.id if role is Role.VENDOR else None,
-                )
         for name, person_id in people.items():
             tokens[name], _ = create_api_token(conn, person_id, f"{name} laptop")
     return Studio(
