@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from greenlight.engine.delivery import verify_bundle
 from greenlight.store.schema import generation_requests
 from tests.api.studio import API, Studio, cleanup_draft, error_code, plate_png, upload
 
@@ -78,6 +79,13 @@ def test_a_wire_removal_goes_from_plate_to_delivery(studio: Studio) -> None:
         "review.accepted",
         "delivery.made",
     ]
+
+    # The delivery bundle checks out offline with nothing but the ledger key.
+    bundle = studio.client("auditor").get(f"{API}/requests/{request_id}/bundle")
+    assert bundle.status_code == 200
+    assert bundle.headers["content-type"] == "application/zip"
+    report = verify_bundle(bundle.content, studio.platform.ledger.verifier_key)
+    assert report.request_id == request_id and report.entries == 7
 
 
 def test_a_final_deliverable_waits_for_the_showrunner_not_an_artist(studio: Studio) -> None:
