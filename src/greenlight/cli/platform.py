@@ -18,7 +18,7 @@ import re
 import socket
 import sys
 import tempfile
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -562,7 +562,7 @@ def productions(ctx: typer.Context) -> None:
         return
     with _opened(settings()) as platform, platform.db.read() as conn:
         found = list_productions(conn)
-        counts = _request_counts(conn)
+        counts = flow.count_requests(conn)
     if not found:
         console.print("No productions yet; create one with `greenlight productions create`.")
         return
@@ -570,7 +570,7 @@ def productions(ctx: typer.Context) -> None:
     for production in found:
         episodes = [e.number for e in production.episodes]
         span = f"{len(episodes)} ({min(episodes)}-{max(episodes)})" if episodes else "-"
-        by_state = counts.get(production.id, Counter())
+        by_state = counts.get(production.id, {})
         table.add_row(
             production.code,
             escape(production.title),
@@ -579,19 +579,6 @@ def productions(ctx: typer.Context) -> None:
             ", ".join(f"{n} {state}" for state, n in sorted(by_state.items())) or "none",
         )
     console.print(table)
-
-
-def _request_counts(conn: Connection) -> dict[str, Counter[str]]:
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    cursor = None
-    while True:
-        page, cursor = flow.list_requests(
-            conn, Access(person=_OPERATOR), limit=flow.MAX_PAGE, cursor=cursor
-        )
-        for request in page:
-            counts[request.production_id][request.state.value] += 1
-        if cursor is None:
-            return counts
 
 
 @productions_app.command("create")

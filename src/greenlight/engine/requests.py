@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from greenlight.accounts import Access
 from greenlight.core.clock import utcnow
@@ -330,14 +330,9 @@ def approve(
     """
     note = note.strip()
     with platform.db.transaction() as conn:
-        request = load_request(conn, request_id)
-        access.require_read(request.production_id)
-        if request.state is not RequestState.AWAITING_APPROVAL:
-            raise Conflict(
-                f"Request {request_id} is {request.state.value}, not awaiting approval.",
-                code="approval.not_awaiting",
-                state=request.state.value,
-            )
+        request = _request_at(
+            conn, access, request_id, RequestState.AWAITING_APPROVAL, "approval.not_awaiting"
+        )
         if request.requested_by == access.person.id:
             raise Forbidden(
                 "You asked for this work, so someone else must approve it.",
@@ -436,15 +431,9 @@ def review(
     """
     note = note.strip()
     with platform.db.transaction() as conn:
-        request = load_request(conn, request_id)
-        access.require_read(request.production_id)
-        if request.state is not RequestState.IN_REVIEW:
-            raise Conflict(
-                f"Request {request_id} is {request.state.value}; only outputs in review "
-                "can be reviewed.",
-                code="review.not_in_review",
-                state=request.state.value,
-            )
+        request = _request_at(
+            conn, access, request_id, RequestState.IN_REVIEW, "review.not_in_review"
+        )
         roles = access.review_roles(request.production_id)
         final = request.intent is Intent.FINAL_DELIVERABLE and verdict is Verdict.ACCEPT
         if final:
@@ -475,21 +464,15 @@ def review(
                 created_at=utcnow(),
             )
         )
-        outputs = asset_store.request_outputs(conn, request_id)
-        advance(
+        return _step_on_outputs(
             conn,
-            platform.ledger,
+            platform,
+            access,
             request_id,
             _REVIEW_STEP[verdict],
-            actor=access.person.id,
             subjects={"review": review_id},
-            payload={
-                "role": role.value,
-                "note": note,
-                "outputs": [o.sha256 for o in outputs],
-            },
+            payload={"role": role.value, "note": note},
         )
-        return load_detail(conn, request_id)
 
 
 def deliver(
@@ -503,8 +486,9 @@ def deliver(
             code="delivery.bad_destination",
         )
     with platform.db.transaction() as conn:
-        request = load_request(conn, request_id)
-        access.require_read(request.production_id)
+        request = _request_at(
+            conn, access, request_id, RequestState.ACCEPTED, "delivery.not_accepted"
+        )
         if not access.review_roles(request.production_id) and Role.ADMIN not in access.roles_in(
             request.production_id
         ):
@@ -512,13 +496,6 @@ def deliver(
                 "Delivering takes a reviewing role on this production.",
                 code="delivery.not_allowed",
                 reason="role",
-            )
-        if request.state is not RequestState.ACCEPTED:
-            raise Conflict(
-                f"Request {request_id} is {request.state.value}; only accepted outputs are "
-                "delivered.",
-                code="delivery.not_accepted",
-                state=request.state.value,
             )
         delivery_id = new_id("delivery")
         conn.execute(
@@ -531,17 +508,63 @@ def deliver(
                 created_at=utcnow(),
             )
         )
-        outputs = asset_store.request_outputs(conn, request_id)
-        advance(
+        return _step_on_outputs(
             conn,
-            platform.ledger,
+            platform,
+            access,
             request_id,
             Step.DELIVERED,
-            actor=access.person.id,
             subjects={"delivery": delivery_id},
-            payload={"destination": destination, "outputs": [o.sha256 for o in outputs]},
+            payload={"destination": destination},
         )
-        return load_detail(conn, request_id)
+
+
+# What the review and delivery steps have in common.
+
+_STATE_WANTED = {
+    RequestState.AWAITING_APPROVAL: "awaiting approval",
+    RequestState.IN_REVIEW: "in review (only outputs in review can be reviewed)",
+    RequestState.ACCEPTED: "accepted (only accepted outputs are delivered)",
+}
+
+
+def _request_at(
+    conn: Connection, access: Access, request_id: str, state: RequestState, code: str
+) -> GenerationRequest:
+    """The request, if the caller may see it and it is in ``state``; else 404/403/409."""
+    request = load_request(conn, request_id)
+    access.require_read(request.production_id)
+    if request.state is not state:
+        raise Conflict(
+            f"Request {request_id} is {request.state.value}, not {_STATE_WANTED[state]}.",
+            code=code,
+            state=request.state.value,
+        )
+    return request
+
+
+def _step_on_outputs(
+    conn: Connection,
+    platform: Platform,
+    access: Access,
+    request_id: str,
+    step: Step,
+    *,
+    subjects: dict[str, str],
+    payload: dict[str, Any],
+) -> RequestDetail:
+    """Take a step that concerns the request's outputs, naming their hashes in the ledger."""
+    outputs = asset_store.request_outputs(conn, request_id)
+    advance(
+        conn,
+        platform.ledger,
+        request_id,
+        step,
+        actor=access.person.id,
+        subjects=subjects,
+        payload={**payload, "outputs": [o.sha256 for o in outputs]},
+    )
+    return load_detail(conn, request_id)
 
 
 # --- reading -------------------------------------------------------------------
@@ -555,6 +578,18 @@ def get_request(conn: Connection, access: Access, request_id: str) -> RequestDet
     if vendor is not None and _tool_vendor(conn, request.tool_id) != vendor:
         asset_store.raise_vendor_forbidden("request", request_id)
     return load_detail(conn, request_id)
+
+
+def count_requests(conn: Connection) -> dict[str, dict[str, int]]:
+    """How many requests each production has in each state (for operators' summaries)."""
+    r = generation_requests.c
+    rows = conn.execute(
+        select(r.production_id, r.state, func.count()).group_by(r.production_id, r.state)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for production_id, state, n in rows:
+        counts.setdefault(production_id, {})[state] = int(n)
+    return counts
 
 
 def list_requests(

@@ -225,15 +225,14 @@ def _finish(
                 for _, output, blob, manifest, parent_ids in stored
             ]
             _close_run(conn, started, result)
-            set_job_state(conn, started.job_id, "done")
-            advance(
+            _end_job(
                 conn,
-                platform.ledger,
+                platform,
                 request_id,
+                started,
                 Step.RUN_SUCCEEDED,
-                actor=actor,
-                subjects={"job": started.job_id, "run": started.run_id},
-                payload={
+                actor,
+                {
                     "model": result.model,
                     "model_version": result.model_version,
                     "duration_ms": result.duration_ms,
@@ -296,17 +295,38 @@ def _fail(
             .where(runs.c.id == started.run_id)
             .values(finished_at=utcnow(), error=f"[{code}] {message}")
         )
-        set_job_state(conn, started.job_id, "failed")
-        advance(
+        _end_job(
             conn,
-            platform.ledger,
+            platform,
             request_id,
+            started,
             Step.RUN_FAILED,
-            actor=actor,
-            subjects={"job": started.job_id, "run": started.run_id},
-            payload={"error": code, "message": message},
+            actor,
+            {"error": code, "message": message},
         )
         return load_detail(conn, request_id)
+
+
+def _end_job(
+    conn: Any,
+    platform: Platform,
+    request_id: str,
+    started: _Started,
+    step: Step,
+    actor: str,
+    payload: dict[str, Any],
+) -> None:
+    """Close the job (done or failed) and take the run's last step on the request."""
+    set_job_state(conn, started.job_id, "done" if step is Step.RUN_SUCCEEDED else "failed")
+    advance(
+        conn,
+        platform.ledger,
+        request_id,
+        step,
+        actor=actor,
+        subjects={"job": started.job_id, "run": started.run_id},
+        payload=payload,
+    )
 
 
 def _money(value: Decimal | None) -> str | None:
