@@ -104,3 +104,50 @@ class Verdict(StrEnum):
     ACCEPT = "accept"
     REJECT = "reject"
     CHANGES_REQUESTED = "changes_requested"
+
+
+class ConsentKind(StrEnum):
+    """What a performer consents to (SAG-AFTRA 2023: each given clearly and separately)."""
+
+    REPLICA_CREATION = "replica_creation"  # making a digital replica of them
+    REPLICA_USE = "replica_use"  # using an existing replica in new footage
+    DIGITAL_ALTERATION = "digital_alteration"  # changing a recorded performance
+    VOICE = "voice"  # a synthetic voice that imitates theirs
+    MARKETING_LIKENESS = "marketing_likeness"  # their likeness in marketing art
+
+
+class Replica(StrEnum):
+    """Whether the work makes or uses a performer's digital replica, and which kind."""
+
+    NONE = "none"
+    EMPLOYMENT_BASED = "employment_based"  # made while employed on this production
+    INDEPENDENTLY_CREATED = "independently_created"  # made from existing material
+
+
+class AlterationPurpose(StrEnum):
+    """Why a recorded performance is altered; all but ``performance_change`` are exempt.
+
+    The exempt purposes keep the performance substantially as scripted, performed
+    or recorded (SAG-AFTRA 2023), so they need no alteration consent.
+    """
+
+    COSMETIC = "cosmetic"
+    WARDROBE = "wardrobe"
+    NOISE_REDUCTION = "noise_reduction"
+    TIMING_OR_SPEED = "timing_or_speed"
+    CONTINUITY = "continuity"
+    PITCH_OR_TONE = "pitch_or_tone"
+    EFFECTS_AND_FILTERS = "effects_and_filters"
+    STANDARDS_AND_PRACTICES = "standards_and_practices"
+    RATINGS = "ratings"
+    DIALOGUE_ADJUSTMENT = "dialogue_adjustment"
+    PERFORMANCE_CHANGE = "performance_change"  # not exempt: changes what was performed
+
+
+class Severity(StrEnum):
+    """How bad an audit finding is; an open critical finding suspends the tool."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"

@@ -14,10 +14,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from greenlight.core.enums import (
+    AlterationPurpose,
     Hosting,
     Intent,
     Outcome,
     ProductionKind,
+    Replica,
     RequestState,
     Role,
     UseCase,
@@ -196,6 +198,34 @@ class InputRef(Draft):
     part: str = Field(default="plate", pattern=r"^[a-z][a-z0-9_]{0,31}$")
 
 
+class Disclosure(Draft):
+    """What the requester declares about a use, beyond the use case and intent.
+
+    The studio's guidance escalates on these facts, so they are asked for, not
+    guessed: each defaults to the harmless answer and the requester's name is on
+    the declaration. Unknown is not a choice for the booleans that matter most;
+    the policy treats a tool attestation it does not have as unknown instead.
+    """
+
+    story_relevant: bool = False  # False: an incidental background element
+    key_creative_element: bool = False  # main character, key visual, story-central setting
+    references_copyrighted_work: bool = False
+    references_public_figure: bool = False
+    references_deceased_person: bool = False
+    could_be_mistaken_for_real_events: bool = False
+    inputs_unreleased_material: bool = False  # scripts, footage not yet released
+    inputs_personal_data: bool = False  # cast and crew personal data sent to the tool
+    output_personal_data: bool = False  # the output shows or carries personal data
+    recreates_unowned_material: bool = False  # identifiable parts of material we don't own
+    replaces_union_work: bool = False  # replaces or generates union-covered work
+    replica: Replica = Replica.NONE
+    alteration_purpose: AlterationPurpose | None = None  # for changes to a recorded performance
+    synthetic_performer: bool = False  # a wholly synthetic performer (union notice)
+    given_to_writer: bool = False  # AI-made material handed to a writer (WGA)
+    medium: str | None = Field(default=None, max_length=64)  # e.g. series, theatrical, trailer
+    territory: str | None = Field(default=None, max_length=64)  # e.g. worldwide, US
+
+
 class RequestDraft(Draft):
     """What someone asks the platform to make."""
 
@@ -210,6 +240,7 @@ class RequestDraft(Draft):
     talent_ids: list[str] = Field(default_factory=list, max_length=64)
     third_party_ip: list[str] = Field(default_factory=list, max_length=64)
     previous_request_id: str | None = None
+    disclosure: Disclosure = Field(default_factory=Disclosure)
 
 
 class Requirement(Record):
