@@ -7,14 +7,15 @@ boundary, so a record here is always something that exists.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from greenlight.core.enums import (
     AlterationPurpose,
+    ConsentKind,
     Hosting,
     Intent,
     Outcome,
@@ -22,6 +23,7 @@ from greenlight.core.enums import (
     Replica,
     RequestState,
     Role,
+    Severity,
     UseCase,
     Verdict,
 )
@@ -157,6 +159,16 @@ class ToolDraft(Draft):
     use_cases: list[UseCase] = Field(min_length=1)
 
 
+# Who gives consent for a performer: the performer, or for a deceased performer
+# their authorized representative, or the union when no representative can be found.
+ConsentGiver = Literal["performer", "authorized_representative", "union"]
+ReferenceKind = Literal["photo", "voice"]
+AuditStatus = Literal["scheduled", "in_progress", "completed"]
+FindingStatus = Literal["open", "remediated"]
+WatchCategory = Literal["protected_character", "franchise", "real_person", "brand", "other"]
+_SHA256 = r"^[0-9a-f]{64}$"
+
+
 class Talent(Record):
     """A performer whose likeness or voice may be referenced."""
 
@@ -164,10 +176,48 @@ class Talent(Record):
     name: str
     union_affiliation: str | None
     created_at: datetime
+    union_member: bool = False
+    deceased: bool = False
+    authorized_representative: str | None = None
+    consent_from: ConsentGiver = "performer"
+
+
+class TalentDraft(Draft):
+    """A performer to register, or their status to change.
+
+    A deceased performer's consent comes from ``authorized_representative``;
+    when none can be found, ``union_stands_in`` says the union gives it.
+    """
+
+    name: str = Field(min_length=1, max_length=200)
+    union_affiliation: str | None = Field(default=None, max_length=64)
+    union_member: bool | None = None  # default: whether a union is named
+    deceased: bool = False
+    authorized_representative: str | None = Field(default=None, max_length=200)
+    union_stands_in: bool = False
+
+
+class TalentReference(Record):
+    """A reference photo or voice sample of a performer, held as a blob (biometric data)."""
+
+    id: str
+    talent_id: str
+    kind: ReferenceKind
+    sha256: str
+    media_type: str
+    size: int
+    filename: str
+    added_by: str
+    created_at: datetime
 
 
 class Consent(Record):
-    """A performer's written consent to named uses on one production."""
+    """A performer's written consent to named uses, for one or more productions.
+
+    ``production_id`` is the production it was recorded on; ``productions``
+    lists every production it covers (that one included; empty means just it).
+    Empty ``media`` or ``territories`` mean any.
+    """
 
     id: str
     talent_id: str
@@ -178,14 +228,293 @@ class Consent(Record):
     revoked_at: datetime | None
     document_sha256: str | None
     note: str | None
+    kind: ConsentKind = ConsentKind.DIGITAL_ALTERATION
+    intended_use: str = ""
+    productions: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()
+    territories: tuple[str, ...] = ()
+    compensation_reference: str | None = None
+    signed_on: date | None = None
+    given_by: ConsentGiver = "performer"
+    signatory: str | None = None
+    recorded_by: str | None = None
+    revoked_by: str | None = None
+    revocation_reason: str | None = None
 
-    def covers(self, use_case: UseCase, at: datetime) -> bool:
-        """Whether this consent allows ``use_case`` at the moment ``at``."""
+    @property
+    def covered_productions(self) -> tuple[str, ...]:
+        """Every production this consent covers."""
+        return self.productions or (self.production_id,)
+
+    def gaps(
+        self,
+        use_case: UseCase,
+        at: datetime,
+        *,
+        production_id: str | None = None,
+        medium: str | None = None,
+        territory: str | None = None,
+        kind: ConsentKind | None = None,
+    ) -> list[str]:
+        """Why this consent does not cover the use, one sentence each; empty when it does.
+
+        ``production_id`` and ``kind`` are checked only when given. A consent
+        limited to some media (or territories) covers only a use that declares
+        one of them: an undeclared ``medium`` or ``territory`` is not assumed.
+        """
+        why = []
         if self.revoked_at is not None and self.revoked_at <= at:
-            return False
+            why.append(f"consent {self.id} was revoked")
         if self.expires_at is not None and self.expires_at <= at:
-            return False
-        return self.granted_at <= at and use_case in self.use_cases
+            why.append(f"consent {self.id} expired")
+        if self.granted_at > at:
+            why.append(f"consent {self.id} is not granted yet")
+        if use_case not in self.use_cases:
+            allowed = ", ".join(u.value for u in self.use_cases)
+            why.append(f"consent {self.id} covers {allowed}, not {use_case.value}")
+        if production_id is not None and production_id not in self.covered_productions:
+            why.append(f"consent {self.id} does not cover production {production_id}")
+        if kind is not None and kind is not self.kind:
+            why.append(f"consent {self.id} is for {self.kind.value}, not {kind.value}")
+        if self.media and (medium is None or medium.casefold() not in self.media):
+            why.append(
+                f"consent {self.id} covers the media {', '.join(self.media)}, "
+                + ("and the use names none" if medium is None else f"not {medium}")
+            )
+        if self.territories and (territory is None or territory.casefold() not in self.territories):
+            why.append(
+                f"consent {self.id} covers the territories {', '.join(self.territories)}, "
+                + ("and the use names none" if territory is None else f"not {territory}")
+            )
+        return why
+
+    def covers(
+        self,
+        use_case: UseCase,
+        at: datetime,
+        *,
+        production_id: str | None = None,
+        medium: str | None = None,
+        territory: str | None = None,
+        kind: ConsentKind | None = None,
+    ) -> bool:
+        """Whether this consent allows ``use_case`` at the moment ``at`` (see :meth:`gaps`)."""
+        return not self.gaps(
+            use_case,
+            at,
+            production_id=production_id,
+            medium=medium,
+            territory=territory,
+            kind=kind,
+        )
+
+
+class TrainingSource(Record):
+    """Where a tool's training data came from, and under what licence."""
+
+    source: str = Field(min_length=1, max_length=500)
+    licence: str = Field(min_length=1, max_length=200)
+
+
+class Attestation(Record):
+    """What a vendor attests about a tool (or all its tools), for a period."""
+
+    id: str
+    vendor_id: str
+    tool_id: str | None  # None: every tool of the vendor
+    training_data: tuple[TrainingSource, ...]
+    trains_on_inputs: bool
+    retains_data_days: int
+    enclosed_environment: bool
+    security_certification: str | None
+    valid_from: datetime
+    expires_at: datetime
+    document_sha256: str | None
+    recorded_by: str
+    created_at: datetime
+
+    def in_force(self, at: datetime) -> bool:
+        """Whether the attestation holds at ``at``."""
+        return self.valid_from <= at < self.expires_at
+
+
+class AttestationDraft(Draft):
+    """An attestation to record for a vendor, or for one of its tools."""
+
+    tool_id: str | None = None
+    training_data: list[TrainingSource] = Field(min_length=1, max_length=100)
+    trains_on_inputs: bool
+    retains_data_days: int = Field(ge=0, le=36_500)
+    enclosed_environment: bool
+    security_certification: str | None = Field(default=None, max_length=100)
+    valid_from: datetime | None = None  # default: now
+    expires_at: datetime
+    document_sha256: str | None = Field(default=None, pattern=_SHA256)
+
+
+class Finding(Record):
+    """Something an audit found, how bad it is and how it is put right."""
+
+    id: str
+    audit_id: str
+    severity: Severity
+    description: str
+    remediation: str
+    status: FindingStatus
+    recorded_by: str
+    created_at: datetime
+    remediated_at: datetime | None = None
+    remediated_by: str | None = None
+    remediation_note: str | None = None
+
+
+class FindingDraft(Draft):
+    """A finding to add to an audit."""
+
+    severity: Severity
+    description: str = Field(min_length=5, max_length=5000)
+    remediation: str = Field(min_length=5, max_length=5000)
+
+
+class Audit(Record):
+    """An audit of a vendor (or one of its tools): when, by whom, where it stands, findings."""
+
+    id: str
+    vendor_id: str
+    tool_id: str | None
+    scheduled_for: date
+    auditor: str
+    status: AuditStatus
+    note: str
+    scheduled_by: str
+    created_at: datetime
+    completed_at: datetime | None = None
+    findings: tuple[Finding, ...] = ()
+
+
+class AuditDraft(Draft):
+    """An audit to schedule."""
+
+    tool_id: str | None = None
+    scheduled_for: date
+    auditor: str = Field(min_length=1, max_length=200)
+    note: str = Field(default="", max_length=5000)
+
+
+class AllowedTool(Record):
+    """A tool on a production's allow-list, and who put it there."""
+
+    production_id: str
+    tool_id: str
+    allowed_by: str
+    allowed_at: datetime
+
+
+class ToolStanding(Record):
+    """Whether a tool may be used on a production at a moment, and why (or why not).
+
+    ``suspended`` means expired or critically flawed: the effective attestation
+    has lapsed (and none replaced it), or the tool or its vendor has an open
+    critical finding. A tool never attested is not suspended: its attestation is
+    unknown (``attestation`` is None) and the policy escalates on that.
+    """
+
+    tool_id: str
+    vendor_id: str
+    production_id: str
+    at: datetime
+    attestation: Attestation | None
+    attestation_from: Literal["tool", "vendor"] | None
+    allowed_on_production: bool
+    suspended: bool
+    open_critical_findings: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+class WatchlistEntry(Record):
+    """Something a production must not recreate or reference without clearance."""
+
+    id: str
+    production_id: str
+    term: str
+    category: WatchCategory
+    aliases: tuple[str, ...]
+    note: str
+    added_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class WatchlistDraft(Draft):
+    """A watchlist entry to add, or its new content."""
+
+    term: str = Field(min_length=1, max_length=200)
+    category: WatchCategory
+    aliases: list[str] = Field(default_factory=list, max_length=50)
+    note: str = Field(default="", max_length=2000)
+
+
+class StudioDisclosure(Record):
+    """A request disclosed to the production's studio contact."""
+
+    id: str
+    request_id: str
+    production_id: str
+    studio_contact: str | None
+    summary: dict[str, Any]
+    created_at: datetime
+
+
+class DigestItem(Record):
+    """One disclosed request in a daily digest."""
+
+    request_id: str
+    disclosed_at: datetime
+    use_case: UseCase
+    intent: Intent
+    tool: str
+    outcome: Outcome | None
+    state: RequestState
+    requested_by: str
+
+
+class Digest(Record):
+    """The requests disclosed on one production on one day (UTC)."""
+
+    production_id: str
+    day: date
+    studio_contact: str | None
+    items: tuple[DigestItem, ...]
+
+
+class AffectedOutput(Record):
+    """An output of a request whose consent was revoked."""
+
+    asset_id: str
+    sha256: str
+    filename: str
+
+
+class AffectedRequest(Record):
+    """A request that relied on a revoked consent, where it stands and what it made."""
+
+    request_id: str
+    production_id: str
+    state: RequestState
+    use_case: UseCase
+    intent: Intent
+    tool_id: str
+    requested_by: str
+    outputs: tuple[AffectedOutput, ...]
+    other_consents: tuple[str, ...]  # other consents its decision relied on, still unrevoked
+
+
+class RevocationImpact(Record):
+    """Every request that relied on a consent: not yet delivered, and delivered."""
+
+    consent: Consent
+    not_delivered: tuple[AffectedRequest, ...]
+    delivered: tuple[AffectedRequest, ...]
 
 
 # --- requests ---------------------------------------------------------------
@@ -262,6 +591,7 @@ class PolicyDecision(Record):
     reasons: tuple[str, ...]
     required: tuple[Requirement, ...]
     created_at: datetime
+    facts: dict[str, Any] | None = None  # the self-contained document it was decided on
 
 
 class Approval(Record):
@@ -375,6 +705,7 @@ class GenerationRequest(Record):
     requested_by: str
     created_at: datetime
     updated_at: datetime
+    disclosure: Disclosure = Field(default_factory=Disclosure)
 
 
 class RequestDetail(Record):

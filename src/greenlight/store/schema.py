@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -23,6 +24,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -212,6 +215,30 @@ talent = Table(
     Column("name", String(200), nullable=False),
     Column("union_affiliation", String(64), nullable=True),  # "SAG-AFTRA", ...
     _created(),
+    # Added after the first release: server defaults fill the rows that were there.
+    Column("union_member", Boolean, nullable=False, server_default=false()),
+    Column("deceased", Boolean, nullable=False, server_default=false()),
+    Column("authorized_representative", String(200), nullable=True),
+    # performer | authorized_representative | union: who gives consent for them.
+    Column("consent_from", String(32), nullable=False, server_default="performer"),
+)
+
+# Reference photos and voice samples (biometric data): the bytes live in the blob
+# store by SHA-256; removing a reference removes its row, and its blob when unused.
+talent_references = Table(
+    "talent_references",
+    metadata,
+    _id(),
+    _ref("talent_id", "talent.id"),
+    Column("kind", String(16), nullable=False),  # photo | voice
+    Column("sha256", String(64), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("filename", String(255), nullable=False),
+    _ref("added_by", "people.id"),
+    _created(),
+    UniqueConstraint("talent_id", "sha256", name="uq_talent_references_talent_sha256"),
+    Index("ix_talent_references_sha256", "sha256"),
 )
 
 consents = Table(
@@ -219,7 +246,7 @@ consents = Table(
     metadata,
     _id(),
     _ref("talent_id", "talent.id"),
-    _ref("production_id", "productions.id"),
+    _ref("production_id", "productions.id"),  # where it was recorded
     Column("use_cases", Json, nullable=False),  # what the performer agreed to
     Column("granted_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=True),
@@ -227,7 +254,97 @@ consents = Table(
     Column("document_sha256", String(64), nullable=True),  # the signed consent, as a blob
     Column("note", Text, nullable=True),
     _created(),
+    # Added after the first release (server defaults fill the rows that were there).
+    Column("kind", String(32), nullable=False, server_default="digital_alteration"),
+    Column("intended_use", Text, nullable=False, server_default=""),
+    Column("media", Json, nullable=False, server_default=text("'[]'")),  # empty: any
+    Column("territories", Json, nullable=False, server_default=text("'[]'")),  # empty: any
+    Column("compensation_reference", String(200), nullable=True),
+    Column("signed_on", Date, nullable=True),
+    Column("given_by", String(32), nullable=False, server_default="performer"),
+    Column("signatory", String(200), nullable=True),
+    # Person ids; not foreign keys, because adding one to an existing SQLite table
+    # means rebuilding it. The services only ever write ids of existing people.
+    Column("recorded_by", Id, nullable=True),
+    Column("revoked_by", Id, nullable=True),
+    Column("revocation_reason", Text, nullable=True),
     Index("ix_consents_talent_production", "talent_id", "production_id"),
+)
+
+# Every production a consent covers (the one it was recorded on included).
+consent_productions = Table(
+    "consent_productions",
+    metadata,
+    Column("consent_id", Id, ForeignKey("consents.id"), primary_key=True),
+    Column("production_id", Id, ForeignKey("productions.id"), primary_key=True),
+    Index("ix_consent_productions_production", "production_id"),
+)
+
+# What a vendor attests, for one tool or (tool_id NULL) all its tools, for a period.
+attestations = Table(
+    "attestations",
+    metadata,
+    _id(),
+    _ref("vendor_id", "vendors.id"),
+    _ref("tool_id", "tools.id", nullable=True),
+    Column("training_data", Json, nullable=False),  # [{"source", "licence"}]
+    Column("trains_on_inputs", Boolean, nullable=False),
+    Column("retains_data_days", Integer, nullable=False),
+    Column("enclosed_environment", Boolean, nullable=False),
+    Column("security_certification", String(100), nullable=True),  # "TPN Gold"
+    Column("valid_from", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("document_sha256", String(64), nullable=True),
+    _ref("recorded_by", "people.id"),
+    _created(),
+    Index("ix_attestations_vendor_tool", "vendor_id", "tool_id"),
+)
+
+# Which tools a production may use; removing one keeps the row (who and when).
+tool_allowlist = Table(
+    "tool_allowlist",
+    metadata,
+    _id(),
+    _ref("production_id", "productions.id"),
+    _ref("tool_id", "tools.id"),
+    _ref("allowed_by", "people.id"),
+    Column("allowed_at", UTCDateTime(), nullable=False),
+    _ref("removed_by", "people.id", nullable=True),
+    Column("removed_at", UTCDateTime(), nullable=True),
+    Index("ix_tool_allowlist_production_tool", "production_id", "tool_id"),
+)
+
+audits = Table(
+    "audits",
+    metadata,
+    _id(),
+    _ref("vendor_id", "vendors.id"),
+    _ref("tool_id", "tools.id", nullable=True),  # NULL: the vendor as a whole
+    Column("scheduled_for", Date, nullable=False),
+    Column("auditor", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # scheduled | in_progress | completed
+    Column("note", Text, nullable=False),
+    _ref("scheduled_by", "people.id"),
+    _created(),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Index("ix_audits_vendor", "vendor_id"),
+)
+
+audit_findings = Table(
+    "audit_findings",
+    metadata,
+    _id(),
+    _ref("audit_id", "audits.id"),
+    Column("severity", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("remediation", Text, nullable=False),  # what must be done
+    Column("status", String(16), nullable=False),  # open | remediated
+    _ref("recorded_by", "people.id"),
+    _created(),
+    Column("remediated_at", UTCDateTime(), nullable=True),
+    _ref("remediated_by", "people.id", nullable=True),
+    Column("remediation_note", Text, nullable=True),
+    Index("ix_audit_findings_audit", "audit_id"),
 )
 
 # --- productions -----------------------------------------------------------
@@ -240,6 +357,27 @@ productions = Table(
     Column("title", String(200), nullable=False),
     Column("kind", String(16), nullable=False),
     _created(),
+    # Who at the studio hears of every request (email or name); NULL: nobody named yet.
+    Column("studio_contact", String(254), nullable=True),
+)
+
+# Per production: protected characters, franchises, real people and brands that
+# prompts and references are screened against.
+watchlist_entries = Table(
+    "watchlist_entries",
+    metadata,
+    _id(),
+    _ref("production_id", "productions.id"),
+    Column("term", String(200), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("aliases", Json, nullable=False),
+    Column("note", Text, nullable=False),
+    _ref("added_by", "people.id"),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime(), nullable=True),
+    _ref("removed_by", "people.id", nullable=True),
+    Index("ix_watchlist_entries_production", "production_id"),
 )
 
 episodes = Table(
@@ -296,6 +434,8 @@ generation_requests = Table(
     _ref("requested_by", "people.id"),
     _created(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # What the requester declared (core.models.Disclosure); '{}' on rows from before it.
+    Column("disclosure", Json, nullable=False, server_default=text("'{}'")),
     Index("ix_generation_requests_production_state", "production_id", "state", "id"),
 )
 
@@ -327,6 +467,8 @@ policy_decisions = Table(
     Column("reasons", Json, nullable=False),  # one sentence per fired rule
     Column("required", Json, nullable=False),  # [{"roles": [...], "reason": ...}]
     _created(),
+    # The self-contained policy document the decision was made on (written by the engine).
+    Column("facts", Json, nullable=True),
     Index("ix_policy_decisions_request", "request_id"),
 )
 
@@ -439,6 +581,20 @@ request_events = Table(
     Column("leaf_hash", LargeBinary(32), nullable=False),
     _created(),
     Index("ix_request_events_request", "request_id", "ledger_index"),
+)
+
+# Every request, disclosed to the production's studio contact: one row each.
+disclosures = Table(
+    "disclosures",
+    metadata,
+    _id(),
+    _ref("request_id", "generation_requests.id"),
+    _ref("production_id", "productions.id"),
+    Column("studio_contact", String(254), nullable=True),
+    Column("summary", Json, nullable=False),
+    _created(),
+    UniqueConstraint("request_id", name="uq_disclosures_request_id"),
+    Index("ix_disclosures_production_created", "production_id", "created_at"),
 )
 
 # Replayed POSTs get the first answer back instead of doing the work twice.
