@@ -126,31 +126,43 @@ def record_events(
     conn: Connection, ledger: Ledger, request_id: str, events: Sequence[Event]
 ) -> tuple[LedgerMark, ...]:
     """Append several events about one request, in order, with its timeline rows."""
-    appended = ledger.append_many(conn, events)
-    marks = tuple(
-        LedgerMark(
-            index=a.index,
-            event_type=e.type,
-            actor=e.actor,
-            leaf_hash=a.leaf_hash.hex(),
-            created_at=e.time,
+    return record_event_groups(conn, ledger, [(request_id, events)])[0]
+
+
+def record_event_groups(
+    conn: Connection, ledger: Ledger, groups: Sequence[tuple[str, Sequence[Event]]]
+) -> list[tuple[LedgerMark, ...]]:
+    """Append each request's events, in order, with one ledger append and one insert."""
+    appended = ledger.append_many(conn, [event for _, events in groups for event in events])
+    marks: list[tuple[LedgerMark, ...]] = []
+    for _, events in groups:
+        mine, appended = appended[: len(events)], appended[len(events) :]
+        marks.append(
+            tuple(
+                LedgerMark(
+                    index=a.index,
+                    event_type=e.type,
+                    actor=e.actor,
+                    leaf_hash=a.leaf_hash.hex(),
+                    created_at=e.time,
+                )
+                for e, a in zip(events, mine, strict=True)
+            )
         )
-        for a, e in zip(appended, events, strict=True)
-    )
-    conn.execute(
-        insert(request_events),
-        [
-            {
-                "request_id": request_id,
-                "ledger_index": m.index,
-                "event_type": m.event_type,
-                "actor": m.actor,
-                "leaf_hash": bytes.fromhex(m.leaf_hash),
-                "created_at": m.created_at,
-            }
-            for m in marks
-        ],
-    )
+    rows = [
+        {
+            "request_id": request_id,
+            "ledger_index": m.index,
+            "event_type": m.event_type,
+            "actor": m.actor,
+            "leaf_hash": bytes.fromhex(m.leaf_hash),
+            "created_at": m.created_at,
+        }
+        for (request_id, _), group in zip(groups, marks, strict=True)
+        for m in group
+    ]
+    if rows:
+        conn.execute(insert(request_events), rows)
     return marks
 
 

@@ -15,6 +15,7 @@ from functools import cached_property
 from greenlight.backends import Backend, backend_for
 from greenlight.core.errors import NotFound
 from greenlight.core.settings import Settings
+from greenlight.engine.commits import GroupCommit
 from greenlight.ledger import Ledger
 from greenlight.likeness import LikenessScanner, NoScan
 from greenlight.policy import BuiltinPolicy, PolicyEngine
@@ -37,6 +38,10 @@ class Platform:
     scanner: LikenessScanner = field(default_factory=NoScan)
     backends: Callable[[str], Backend] = backend_for
     max_upload: int = DEFAULT_MAX_UPLOAD
+    commits: GroupCommit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.commits = GroupCommit(self.db, self.ledger)
 
     @classmethod
     def open(cls, settings: Settings, *, create_identity: bool = True) -> Platform:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 
 from greenlight.accounts import Access
 from greenlight.core.clock import utcnow
@@ -33,7 +33,8 @@ from greenlight.core.models import (
     Run,
 )
 from greenlight.engine import assets as asset_store
-from greenlight.engine.lifecycle import Step, advance, move, record_event, record_events
+from greenlight.engine.commits import NewRows
+from greenlight.engine.lifecycle import Step, advance, move, record_event
 from greenlight.engine.platform import Platform
 from greenlight.ledger import Event
 from greenlight.policy import PolicyFacts
@@ -82,7 +83,7 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
     """
     access.require_submit(draft.production_id)
     with platform.db.read() as conn:
-        facts, inputs, parameters = _gather(conn, platform, access, draft)
+        facts, inputs, parameters, iteration = _gather(conn, platform, access, draft)
     ruling = platform.policy.decide(facts)
     chosen = move(RequestState.REQUESTED, _POLICY_STEP[ruling.outcome])
     now = facts.now
@@ -103,6 +104,7 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
             "talent": sorted(t.id for t in facts.talent),
             "third_party_ip": list(draft.third_party_ip),
             "previous_request": draft.previous_request_id,
+            "iteration": iteration,
         },
         time=now,
     )
@@ -136,7 +138,7 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
         talent_ids=tuple(sorted(t.id for t in facts.talent)),
         third_party_ip=tuple(draft.third_party_ip),
         state=chosen.after,
-        iteration=1,
+        iteration=iteration,
         previous_request_id=draft.previous_request_id,
         requested_by=access.person.id,
         created_at=now,
@@ -155,39 +157,30 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
     job = None
     if ruling.outcome is Outcome.ALLOW:
         job = Job(id=new_id("job"), request_id=request_id, state="queued", attempts=0)
-    with platform.db.transaction() as conn:
-        # Checked under the write lock: two requests must not both follow one iteration.
-        iteration = _iteration(conn, facts.production_id, draft.previous_request_id)
-        request = request.model_copy(update={"iteration": iteration})
-        submitted.payload["iteration"] = iteration
-        row = request.model_dump(exclude={"inputs", "talent_ids"})
-        row["third_party_ip"] = list(request.third_party_ip)
-        conn.execute(insert(generation_requests).values(**row))
-        if request.talent_ids:
-            conn.execute(
-                insert(request_talent),
-                [{"request_id": request_id, "talent_id": t} for t in request.talent_ids],
-            )
-        if inputs:
-            conn.execute(
-                insert(request_inputs),
-                [
-                    {"request_id": request_id, "position": i, "asset_id": a.id, "part": part}
-                    for i, (a, part) in enumerate(inputs)
-                ],
-            )
-        conn.execute(
-            insert(policy_decisions).values(
-                **decision.model_dump(mode="json", exclude={"created_at"}), created_at=now
-            )
-        )
-        if job is not None:
-            conn.execute(
-                insert(jobs).values(
-                    **job.model_dump(exclude={"runs"}), created_at=now, updated_at=now
-                )
-            )
-        marks = record_events(conn, platform.ledger, request_id, [submitted, judged])
+    rows: dict[Table, list[dict[str, Any]]] = {
+        generation_requests: [_request_row(request)],
+        request_talent: [{"request_id": request_id, "talent_id": t} for t in request.talent_ids],
+        request_inputs: [
+            {"request_id": request_id, "position": i, "asset_id": a.id, "part": part}
+            for i, (a, part) in enumerate(inputs)
+        ],
+        policy_decisions: [
+            {**decision.model_dump(mode="json", exclude={"created_at"}), "created_at": now}
+        ],
+    }
+    if job is not None:
+        rows[jobs] = [{**job.model_dump(exclude={"runs"}), "created_at": now, "updated_at": now}]
+    guard = None
+    if draft.previous_request_id is not None:
+        previous = draft.previous_request_id
+
+        def guard(conn: Connection) -> None:
+            # Checked under the write lock: two requests must not both follow one iteration.
+            _iteration(conn, facts.production_id, previous)
+
+    marks = platform.commits.write(
+        NewRows(rows=rows, request_id=request_id, events=(submitted, judged), guard=guard)
+    )
     return RequestDetail(
         request=request,
         decision=decision,
@@ -202,7 +195,7 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
 
 def _gather(
     conn: Connection, platform: Platform, access: Access, draft: RequestDraft
-) -> tuple[PolicyFacts, list[tuple[Asset, str]], dict[str, Any]]:
+) -> tuple[PolicyFacts, list[tuple[Asset, str]], dict[str, Any], int]:
     """Check what a draft names and collect the facts the policy judges it on."""
     production = get_production(conn, draft.production_id)
     tool = get_tool(conn, draft.tool_id)
@@ -229,8 +222,7 @@ def _gather(
             "before referencing them.",
             code="talent.not_found",
         )
-    if draft.previous_request_id is not None:
-        _iteration(conn, production.id, draft.previous_request_id)  # refuse early, recheck later
+    iteration = _iteration(conn, production.id, draft.previous_request_id)  # rechecked on write
     parameters = dict(draft.parameters)
     if tool.backend is not None:
         backend = platform.backends(tool.backend)
@@ -248,7 +240,13 @@ def _gather(
         now=utcnow(),
         shot_id=draft.shot_id,
     )
-    return facts, inputs, parameters
+    return facts, inputs, parameters, iteration
+
+
+def _request_row(request: GenerationRequest) -> dict[str, Any]:
+    row = request.model_dump(exclude={"inputs", "talent_ids"})
+    row["third_party_ip"] = list(request.third_party_ip)
+    return row
 
 
 def _checked_inputs(
