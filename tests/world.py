@@ -173,7 +173,11 @@ def build_world(platform: Platform) -> World:
         record_consent(
             conn,
             ConsentDraft(
-                talent_id=consented.id, production_id=production.id, use_cases=["de_aging"]
+                talent_id=consented.id,
+                production_id=production.id,
+                use_cases=["de_aging"],
+                kind="digital_alteration",
+                intended_use="De-age Maya Okafor in the flashback scenes of Northern Lights",
             ),
         )
     return World(platform, production, people, studio_tool, vendor_tool, consented, unconsented)

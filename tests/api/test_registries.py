@@ -114,7 +114,12 @@ def test_admins_register_vendors_and_tools_with_a_known_backend(sqlite_studio: S
 def test_legal_records_the_consent_that_lets_a_performer_be_used(sqlite_studio: Studio) -> None:
     legal, artist = sqlite_studio.client("legal"), sqlite_studio.client("artist")
     consents = f"{API}/productions/{sqlite_studio.production_id}/consents"
-    consent = {"talent_id": sqlite_studio.talent_id, "use_cases": ["vfx_cleanup"]}
+    consent = {
+        "talent_id": sqlite_studio.talent_id,
+        "kind": "digital_alteration",
+        "intended_use": "Paint rig wires out of Ingrid's stunt shots in episode 101",
+        "use_cases": ["vfx_cleanup"],
+    }
 
     refused = artist.post(consents, json=consent)
     assert refused.status_code == 403

@@ -44,6 +44,12 @@ SUBMITTERS = frozenset(
 )
 # Who runs a production's set-up: its shots, its people, later its talent and consents.
 MANAGERS = frozenset({Role.PRODUCER, Role.ADMIN})
+# Who keeps performers' rights: consents and their revocation, talent, watchlists.
+RIGHTS_KEEPERS = frozenset({Role.LEGAL, Role.ADMIN})
+# Who may read a revocation's blast radius (it spans every vendor's work).
+RIGHTS_READERS = frozenset({Role.LEGAL, Role.ADMIN, Role.AUDITOR})
+# Who records vendor attestations, audits and findings (vendors are studio-wide).
+VENDOR_OVERSEERS = frozenset({Role.LEGAL, Role.ADMIN})
 
 
 def _one_of(roles: Iterable[Role]) -> str:
@@ -185,6 +191,185 @@ class Access:
             f"Shots, people and consents on production {production_id} are managed by its "
             "producer or an admin; ask one of them.",
             "role may not manage the production",
+            MANAGERS,
+        )
+
+    # --- rights: consents, talent, vendors' governance ---------------------------
+
+    def holds_anywhere(self, roles: Collection[Role]) -> bool:
+        """Whether the person holds one of ``roles`` on some production (admins: always
+        ``admin``)."""
+        if self.person.is_admin and Role.ADMIN in roles:
+            return True
+        return any(held & frozenset(roles) for held in self.roles.values())
+
+    def _reads_only(self) -> bool:
+        """Someone whose every role is auditor: they read everything and change nothing."""
+        held = {role for roles in self.roles.values() for role in roles}
+        return not self.person.is_admin and held == {Role.AUDITOR}
+
+    def _refuse_anywhere(
+        self, code: str, message: str, reason: str, needed: Iterable[Role]
+    ) -> Forbidden:
+        held = {role for roles in self.roles.values() for role in roles}
+        return Forbidden(
+            message,
+            code=code,
+            needed=sorted(role.value for role in needed),
+            held=sorted(role.value for role in held),
+            reason=reason,
+        )
+
+    def require_rights(self, production_id: str, *, code: str = "rights.not_allowed") -> None:
+        """Refuse unless the person keeps performers' rights on ``production_id`` (legal or
+        admin there): record and revoke consents, edit the watchlist.
+
+        Auditors get ``access.read_only``, no role ``access.no_role``, others ``code``.
+        """
+        held = self.roles_in(production_id)
+        if held & RIGHTS_KEEPERS:
+            return
+        if not held:
+            raise self._no_role(production_id)
+        if held == {Role.AUDITOR}:
+            raise self._refuse(
+                production_id,
+                "access.read_only",
+                "Auditors read everything and change nothing. Consents and the watchlist on "
+                f"production {production_id} are kept by its legal team or an admin.",
+                "auditor is a read-only role",
+                RIGHTS_KEEPERS,
+            )
+        raise self._refuse(
+            production_id,
+            code,
+            f"Consents and the watchlist on production {production_id} are kept by its legal "
+            f"team or an admin; you hold {_one_of(held)} there.",
+            "role may not change performers' rights",
+            RIGHTS_KEEPERS,
+        )
+
+    def require_rights_reader(self, production_id: str) -> None:
+        """Refuse (``rights.read_not_allowed``) unless the person is legal, admin or an
+        auditor on ``production_id``: a revocation's blast radius spans every vendor's work."""
+        held = self.roles_in(production_id)
+        if held & RIGHTS_READERS:
+            return
+        if not held:
+            raise self._no_role(production_id)
+        raise self._refuse(
+            production_id,
+            "rights.read_not_allowed",
+            f"What a revocation affects on production {production_id} is for its legal team, "
+            "auditors and admins; ask legal.",
+            "role may not read the rights report",
+            RIGHTS_READERS,
+        )
+
+    def require_talent_keeper(self) -> None:
+        """Refuse (``talent.not_allowed``) unless the person registers performers and their
+        references: legal on some production, or an admin."""
+        if self.holds_anywhere(RIGHTS_KEEPERS):
+            return
+        if self._reads_only():
+            raise self._refuse_anywhere(
+                "access.read_only",
+                "Auditors read everything and change nothing; performers are registered by "
+                "legal or an admin.",
+                "auditor is a read-only role",
+                RIGHTS_KEEPERS,
+            )
+        raise self._refuse_anywhere(
+            "talent.not_allowed",
+            "Performers are registered by legal or an admin; ask one of them.",
+            "role",
+            RIGHTS_KEEPERS,
+        )
+
+    def can_see_references(self) -> bool:
+        """Whether the person may see performers' reference photos and voice samples
+        (biometric data): legal or auditors on some production, or an admin."""
+        return self.holds_anywhere(RIGHTS_READERS)
+
+    def require_vendor_oversight(self) -> None:
+        """Refuse (``vendor.oversight_only``) unless the person records vendor attestations,
+        audits and findings: legal on some production, or an admin."""
+        if self.holds_anywhere(VENDOR_OVERSEERS):
+            return
+        if self._reads_only():
+            raise self._refuse_anywhere(
+                "access.read_only",
+                "Auditors read everything and change nothing; attestations and audits are "
+                "recorded by legal or an admin.",
+                "auditor is a read-only role",
+                VENDOR_OVERSEERS,
+            )
+        raise self._refuse_anywhere(
+            "vendor.oversight_only",
+            "Vendor attestations, audits and findings are recorded by legal or an admin; "
+            "ask one of them.",
+            "role",
+            VENDOR_OVERSEERS,
+        )
+
+    def visible_vendors(self) -> frozenset[str] | None:
+        """Whose attestations and audits the person may read: everyone's (``None``) or only
+        the vendors they work for.
+
+        Admins and anyone holding a studio role somewhere read all; someone whose only
+        roles are ``vendor`` reads their own vendors'; someone with no role at all is
+        refused (``access.no_role``).
+        """
+        if self.person.is_admin:
+            return None
+        held = {role for roles in self.roles.values() for role in roles}
+        if not held:
+            raise self._refuse_anywhere(
+                "access.no_role",
+                "You hold no role on any production; ask a producer or an admin to add you.",
+                "no role",
+                Role,
+            )
+        if held != {Role.VENDOR}:
+            return None
+        return frozenset(self.vendor_of.values())  # no vendor named: sees none, not all
+
+    def require_vendor_visible(self, vendor_id: str) -> None:
+        """Refuse (``access.other_vendor``) a vendor's person reading another vendor's
+        attestations, audits or tool standing."""
+        visible = self.visible_vendors()
+        if visible is not None and vendor_id not in visible:
+            raise self._refuse_anywhere(
+                "access.other_vendor",
+                "A vendor's people see only their own vendor's attestations and audits.",
+                "vendor_scope",
+                {Role.VENDOR},
+            )
+
+    def require_allow_list(self, production_id: str) -> None:
+        """Refuse unless the person chooses the tools ``production_id`` may use (producer
+        or admin there): ``access.read_only`` for auditors, ``allowlist.not_allowed``
+        for other roles, ``access.no_role`` without one."""
+        held = self.roles_in(production_id)
+        if held & MANAGERS:
+            return
+        if not held:
+            raise self._no_role(production_id)
+        if held == {Role.AUDITOR}:
+            raise self._refuse(
+                production_id,
+                "access.read_only",
+                "Auditors read everything and change nothing; the production's producer "
+                "chooses its tools.",
+                "auditor is a read-only role",
+                MANAGERS,
+            )
+        raise self._refuse(
+            production_id,
+            "allowlist.not_allowed",
+            f"The tools production {production_id} may use are chosen by its producer or an "
+            "admin; ask one of them.",
+            "role may not change the allow-list",
             MANAGERS,
         )
 

@@ -26,7 +26,15 @@ import numpy as np
 from sqlalchemy.engine import make_url
 
 from greenlight.accounts import Access, create_person, grant_role, load_access
-from greenlight.core.enums import Hosting, Intent, ProductionKind, Role, UseCase, Verdict
+from greenlight.core.enums import (
+    ConsentKind,
+    Hosting,
+    Intent,
+    ProductionKind,
+    Role,
+    UseCase,
+    Verdict,
+)
 from greenlight.core.errors import Conflict
 from greenlight.core.models import (
     Asset,
@@ -311,6 +319,9 @@ def seed(platform: Platform) -> DemoCast:
                 talent_id=maya.id,
                 production_id=production.id,
                 use_cases=[UseCase.DE_AGING],
+                kind=ConsentKind.DIGITAL_ALTERATION,
+                intended_use="De-age Maya Okafor to her 1990s self in the flashback scenes "
+                "of season one",
                 note="Digital alteration rider for flashback scenes, signed with her contract.",
             ),
         )

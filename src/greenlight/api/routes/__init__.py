@@ -6,11 +6,14 @@ from greenlight.api.routes import (
     assets,
     auth,
     bundles,
+    disclosures,
     ledger,
     people,
     productions,
     requests,
     rights,
+    vendors,
+    watchlist,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -18,6 +21,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     people.router,
     productions.router,
     rights.router,
+    vendors.router,
+    watchlist.router,
+    disclosures.router,
     requests.router,
     bundles.router,
     assets.router,

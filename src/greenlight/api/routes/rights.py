@@ -1,126 +1,364 @@
-"""Vendors and their tools, performers and their consents."""
+"""Performers, their reference photos and voice samples, and their consents: recording,
+revoking, and what a revocation affects.
+
+Legal (on the production, or anywhere for studio-wide performer records) and
+admins change these; auditors read everything and change nothing. POSTs that
+create something accept an ``Idempotency-Key``.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, TypeVar, cast, get_args
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
 
-from greenlight.api.auth import AdminAccess, CurrentAccess, PlatformDep
-from greenlight.core.enums import Role, UseCase
-from greenlight.core.errors import Forbidden
-from greenlight.core.models import Consent, Talent, Tool, ToolDraft, Vendor
+from greenlight.accounts import Access
+from greenlight.api.auth import CurrentAccess, PlatformDep
+from greenlight.api.idempotency import IdempotencyKey, OptionalKey, fingerprint, once, read_key
+from greenlight.core.enums import ConsentKind, UseCase
+from greenlight.core.errors import Forbidden, InvalidInput, NotFound
+from greenlight.core.models import (
+    Consent,
+    ConsentGiver,
+    ReferenceKind,
+    RevocationImpact,
+    Talent,
+    TalentDraft,
+    TalentReference,
+)
 from greenlight.productions import get_production
 from greenlight.rights import (
+    MAX_PAGE,
     ConsentDraft,
-    create_tool,
-    create_vendor,
+    add_reference,
+    affected_by_revocation,
+    get_consent,
+    get_talent,
     list_consents,
+    list_references,
     list_talent,
-    list_tools,
-    list_vendors,
     record_consent,
     register_talent,
+    remove_references,
+    revoke_consent,
+    talent_consents,
+    update_talent,
 )
+from greenlight.store.blobs import CHUNK
 
 router = APIRouter(tags=["rights"])
+ItemT = TypeVar("ItemT", Talent, Consent)
+
+NEXT_CURSOR = "X-Next-Cursor"
+Limit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_PAGE,
+        description="Items per page (1 to 200); without it, all of them. When more "
+        f"follow, the {NEXT_CURSOR} response header holds the cursor for the next page.",
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=64, description=f"The {NEXT_CURSOR} of the previous page."),
+]
 
 
-class VendorDraft(BaseModel):
-    """A company to register as a vendor."""
+class TalentDetail(BaseModel):
+    """A performer, the consents they gave that the caller may see, and (for legal,
+    auditors and admins) their references."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-
-
-class TalentDraft(BaseModel):
-    """A performer to register."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    union_affiliation: str | None = Field(default=None, max_length=100)
+    talent: Talent
+    consents: list[Consent]
+    references: list[TalentReference] | None
 
 
 class ConsentBody(BaseModel):
-    """A performer's written consent to named uses on this production."""
+    """A performer's written consent to one kind of use, on this production and any others
+    named in ``productions``.
+
+    ``intended_use`` says specifically what is consented to, in a sentence: a use
+    beyond it needs a new consent. Empty ``media`` / ``territories`` mean any.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     talent_id: str
+    kind: ConsentKind
+    intended_use: str = Field(max_length=4000)
     use_cases: list[UseCase] = Field(min_length=1)
+    productions: list[str] = Field(default_factory=list, max_length=50)
+    media: list[str] = Field(default_factory=list, max_length=20)
+    territories: list[str] = Field(default_factory=list, max_length=50)
     granted_at: datetime | None = None
     expires_at: datetime | None = None
+    compensation_reference: str | None = Field(default=None, max_length=200)
     document_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    signed_on: date | None = None
+    given_by: ConsentGiver | None = None
+    signatory: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
 
 
-@router.get("/vendors", response_model=list[Vendor])
-def vendors(access: CurrentAccess, platform: PlatformDep) -> list[Vendor]:
-    """All registered vendors, by name."""
-    with platform.db.read() as conn:
-        return list_vendors(conn)
+class RevocationBody(BaseModel):
+    """Why the consent is revoked (kept with the record)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/vendors", response_model=Vendor, status_code=status.HTTP_201_CREATED)
-def add_vendor(body: VendorDraft, access: AdminAccess, platform: PlatformDep) -> Vendor:
-    """Register a vendor (admins only); names are unique (409 ``vendor.name_taken``)."""
-    with platform.db.transaction() as conn:
-        return create_vendor(conn, body.name)
+class RemovedReferences(BaseModel):
+    """The references withdrawn, whose bytes are erased unless something else holds them."""
+
+    removed: list[TalentReference]
 
 
-@router.get("/tools", response_model=list[Tool])
-def tools(access: CurrentAccess, platform: PlatformDep, vendor_id: str | None = None) -> list[Tool]:
-    """Registered tools with the use cases each is vetted for; ``vendor_id`` narrows to one
-    vendor's."""
-    with platform.db.read() as conn:
-        return list_tools(conn, vendor_id)
-
-
-@router.post("/vendors/{vendor_id}/tools", response_model=Tool, status_code=status.HTTP_201_CREATED)
-def add_tool(vendor_id: str, body: ToolDraft, access: AdminAccess, platform: PlatformDep) -> Tool:
-    """Register one version of a vendor's tool (admins only).
-
-    ``backend`` names the backend that runs it on this installation (404
-    ``backend.unknown`` if there is none by that name); leave it out for a tool
-    whose vendor delivers the work.
-    """
-    if body.backend is not None:
-        platform.backends(body.backend)
-    with platform.db.transaction() as conn:
-        return create_tool(conn, vendor_id, body)
+# --- talent ---------------------------------------------------------------------
 
 
 @router.get("/talent", response_model=list[Talent])
-def talent(access: CurrentAccess, platform: PlatformDep) -> list[Talent]:
-    """Registered performers, by name."""
+def talent(
+    response: Response,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[Talent]:
+    """Registered performers, by name; ``limit`` of them after ``cursor`` when paging."""
     with platform.db.read() as conn:
-        return list_talent(conn)
+        found = list_talent(conn, limit=None if limit is None else limit + 1, after=cursor)
+    return _paged(response, found, limit)
+
+
+def _paged(response: Response, found: list[ItemT], limit: int | None) -> list[ItemT]:
+    """The first ``limit`` items, naming the next page's cursor in a header when more follow."""
+    if limit is None or len(found) <= limit:
+        return found
+    page = found[:limit]
+    response.headers[NEXT_CURSOR] = page[-1].id
+    return page
 
 
 @router.post("/talent", response_model=Talent, status_code=status.HTTP_201_CREATED)
-def add_talent(body: TalentDraft, access: CurrentAccess, platform: PlatformDep) -> Talent:
-    """Register a performer (admins, or legal on any production)."""
-    if not access.person.is_admin and not any(Role.LEGAL in held for held in access.roles.values()):
+def add_talent(
+    body: TalentDraft, access: CurrentAccess, platform: PlatformDep, key: OptionalKey
+) -> Response:
+    """Register a performer (legal on any production, or an admin).
+
+    A deceased performer names their ``authorized_representative``, or sets
+    ``union_stands_in`` when none can be found (422 ``talent.representative_required``
+    otherwise).
+    """
+    access.require_talent_keeper()
+
+    def work() -> tuple[int, BaseModel]:
+        with platform.db.transaction() as conn:
+            made = register_talent(
+                conn,
+                body.name,
+                body.union_affiliation,
+                union_member=body.union_member,
+                deceased=body.deceased,
+                authorized_representative=body.authorized_representative,
+                union_stands_in=body.union_stands_in,
+            )
+        return status.HTTP_201_CREATED, made
+
+    return once(platform, access.person.id, key, work)
+
+
+@router.get("/talent/{talent_id}", response_model=TalentDetail)
+def talent_detail(talent_id: str, access: CurrentAccess, platform: PlatformDep) -> TalentDetail:
+    """A performer with the consents they gave on the caller's productions; references
+    only for legal, auditors and admins (``null`` for others)."""
+    with platform.db.read() as conn:
+        performer = get_talent(conn, talent_id)
+        consents = [
+            c
+            for c in talent_consents(conn, talent_id)
+            if any(access.can_read(p) for p in c.covered_productions)
+        ]
+        references = list_references(conn, talent_id) if access.can_see_references() else None
+    return TalentDetail(talent=performer, consents=consents, references=references)
+
+
+@router.put("/talent/{talent_id}", response_model=Talent)
+def change_talent(
+    talent_id: str, body: TalentDraft, access: CurrentAccess, platform: PlatformDep
+) -> Talent:
+    """Change a performer's name or status (legal or admin), e.g. record that they died and
+    who now consents for them. Consents already given keep who gave them."""
+    access.require_talent_keeper()
+    with platform.db.transaction() as conn:
+        return update_talent(conn, talent_id, body)
+
+
+def _require_reference_reader(access: Access) -> None:
+    if not access.can_see_references():
         raise Forbidden(
-            "Performers are registered by legal or an admin; ask one of them.",
-            code="talent.not_allowed",
-            needed=[Role.LEGAL.value, Role.ADMIN.value],
+            "Performers' reference photos and voice samples are biometric data: only legal, "
+            "auditors and admins see them.",
+            code="reference.not_allowed",
             reason="role",
         )
-    with platform.db.transaction() as conn:
-        return register_talent(conn, body.name, body.union_affiliation)
+
+
+@router.get("/talent/{talent_id}/references", response_model=list[TalentReference])
+def references(
+    talent_id: str, access: CurrentAccess, platform: PlatformDep
+) -> list[TalentReference]:
+    """A performer's reference photos and voice samples (legal, auditors, admins)."""
+    _require_reference_reader(access)
+    with platform.db.read() as conn:
+        return list_references(conn, talent_id)
+
+
+@router.post(
+    "/talent/{talent_id}/references",
+    response_model=TalentReference,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file", "kind"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "kind": {"type": "string", "enum": ["photo", "voice"]},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def add_talent_reference(
+    talent_id: str, request: Request, access: CurrentAccess, platform: PlatformDep
+) -> Response:
+    """Add a reference photo or voice sample (multipart: ``file`` and ``kind`` photo|voice),
+    for likeness matching. Legal or admins only. Photos are PNG, JPEG, WebP or TIFF;
+    voice samples WAV, MP3 or M4A (422 ``reference.wrong_type``). The same file twice
+    is 409 ``reference.duplicate``.
+    """
+    access.require_talent_keeper()
+    key = read_key(request)
+    form = await request.form(max_files=1, max_fields=1)
+    try:
+        part, kind = form.get("file"), form.get("kind")
+        if not isinstance(part, UploadFile) or not isinstance(kind, str):
+            raise InvalidInput(
+                "Send multipart/form-data with the file in a field named 'file' and "
+                "'kind' set to photo or voice.",
+                code="reference.no_file",
+            )
+        if kind not in get_args(ReferenceKind):
+            raise InvalidInput(
+                f"'kind' is photo or voice, not {kind!r}.", code="reference.bad_kind"
+            )
+        data = await part.read()
+        filename, declared = part.filename or "", part.content_type
+    finally:
+        await form.close()
+    once_key = None
+    if key is not None:
+        digest = hashlib.sha256(data).hexdigest()
+        body = f"{kind}\n{filename}\n{declared}\n{digest}"
+        once_key = IdempotencyKey(key, fingerprint(request.method, request.url.path, body))
+
+    def work() -> tuple[int, BaseModel]:
+        made = add_reference(
+            platform.db,
+            platform.blobs,
+            talent_id,
+            cast(ReferenceKind, kind),
+            data,
+            filename=filename,
+            media_type=declared,
+            by=access.person.id,
+        )
+        return status.HTTP_201_CREATED, made
+
+    return await run_in_threadpool(once, platform, access.person.id, once_key, work)
+
+
+@router.get("/talent/{talent_id}/references/{reference_id}/content")
+def reference_content(
+    talent_id: str, reference_id: str, access: CurrentAccess, platform: PlatformDep
+) -> StreamingResponse:
+    """The bytes of a reference (legal, auditors, admins), checked against its SHA-256."""
+    _require_reference_reader(access)
+    with platform.db.read() as conn:
+        found = [r for r in list_references(conn, talent_id) if r.id == reference_id]
+    if not found:
+        raise NotFound(
+            f"Performer {talent_id} has no reference {reference_id!r}.",
+            code="reference.not_found",
+        )
+    reader = platform.blobs.open(found[0].sha256)
+    return StreamingResponse(
+        reader.chunks(CHUNK),
+        media_type=found[0].media_type,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.delete("/talent/{talent_id}/references", response_model=RemovedReferences)
+def withdraw_references(
+    talent_id: str, access: CurrentAccess, platform: PlatformDep
+) -> RemovedReferences:
+    """Withdraw all of a performer's references and erase their bytes (legal or admin)."""
+    access.require_talent_keeper()
+    return RemovedReferences(removed=remove_references(platform.db, platform.blobs, talent_id))
+
+
+@router.delete("/talent/{talent_id}/references/{reference_id}", response_model=RemovedReferences)
+def withdraw_reference(
+    talent_id: str, reference_id: str, access: CurrentAccess, platform: PlatformDep
+) -> RemovedReferences:
+    """Withdraw one reference and erase its bytes (legal or admin)."""
+    access.require_talent_keeper()
+    removed = remove_references(platform.db, platform.blobs, talent_id, reference_id)
+    return RemovedReferences(removed=removed)
+
+
+# --- consents -------------------------------------------------------------------
 
 
 @router.get("/productions/{production_id}/consents", response_model=list[Consent])
-def consents(production_id: str, access: CurrentAccess, platform: PlatformDep) -> list[Consent]:
-    """The production's consents, newest first (revoked and expired ones included)."""
+def consents(
+    production_id: str,
+    response: Response,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    talent_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[Consent]:
+    """The consents covering the production, newest first (revoked and expired ones
+    included); ``talent_id`` narrows to one performer."""
     access.require_read(production_id)
     with platform.db.read() as conn:
         get_production(conn, production_id)
-        return list_consents(conn, production_id)
+        found = list_consents(
+            conn,
+            production_id,
+            talent_id=talent_id,
+            limit=None if limit is None else limit + 1,
+            cursor=cursor,
+        )
+    return _paged(response, found, limit)
 
 
 @router.post(
@@ -129,26 +367,85 @@ def consents(production_id: str, access: CurrentAccess, platform: PlatformDep) -
     status_code=status.HTTP_201_CREATED,
 )
 def add_consent(
-    production_id: str, body: ConsentBody, access: CurrentAccess, platform: PlatformDep
-) -> Consent:
-    """Record a performer's written consent (legal on this production, or an admin).
+    production_id: str,
+    body: ConsentBody,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    key: OptionalKey,
+) -> Response:
+    """Record a performer's written consent (legal on this production, or an admin; legal
+    on every other production it names too).
 
     ``document_sha256`` points at the signed document (upload it as an asset
-    first). Requests referencing the performer are allowed only for the consented
-    use cases, between ``granted_at`` and ``expires_at``.
+    first) and needs ``signed_on``. Consent comes from the performer, or for a
+    deceased performer from their authorized representative (or the union when
+    none can be found): 422 ``consent.deceased_needs_representative`` otherwise.
+    Requests referencing the performer are covered only for the consented kind,
+    use cases, productions, media and territories, between ``granted_at`` and
+    ``expires_at``, until it is revoked.
     """
-    held = access.roles_in(production_id)
-    if not held & {Role.LEGAL, Role.ADMIN}:
-        access.require_read(production_id)  # no role at all: say so
-        raise Forbidden(
-            f"Consents on production {production_id} are recorded by its legal team or an "
-            "admin; you hold " + (", ".join(sorted(r.value for r in held))) + " there.",
-            code="consent.not_allowed",
-            production_id=production_id,
-            needed=[Role.LEGAL.value, Role.ADMIN.value],
-            held=sorted(r.value for r in held),
-            reason="role",
-        )
+    for production in dict.fromkeys([production_id, *body.productions]):
+        access.require_rights(production, code="consent.not_allowed")
+
+    def work() -> tuple[int, BaseModel]:
+        with platform.db.transaction() as conn:
+            get_production(conn, production_id)
+            made = record_consent(
+                conn,
+                ConsentDraft(
+                    production_id=production_id,
+                    recorded_by=access.person.id,
+                    **body.model_dump(),
+                ),
+            )
+        return status.HTTP_201_CREATED, made
+
+    return once(platform, access.person.id, key, work)
+
+
+@router.get("/consents/{consent_id}", response_model=Consent)
+def consent(consent_id: str, access: CurrentAccess, platform: PlatformDep) -> Consent:
+    """One consent, for anyone with a role on a production it covers."""
+    with platform.db.read() as conn:
+        found = get_consent(conn, consent_id)
+    _on_any(found, access.require_read)
+    return found
+
+
+def _on_any(consent: Consent, check: Callable[[str], None]) -> None:
+    """Pass when ``check`` passes on one of the consent's productions; else raise its
+    refusal for the production the consent was recorded on."""
+    for production_id in consent.covered_productions:
+        try:
+            check(production_id)
+            return
+        except Forbidden:
+            continue
+    check(consent.production_id)
+
+
+@router.post("/consents/{consent_id}/revocation", response_model=Consent)
+def revoke(
+    consent_id: str, body: RevocationBody, access: CurrentAccess, platform: PlatformDep
+) -> Consent:
+    """Revoke a consent (legal on a production it covers, or an admin).
+
+    From this moment it covers no new use. Revoking twice is 409
+    ``consent.already_revoked``. ``GET /consents/{id}/impact`` lists the requests
+    that relied on it.
+    """
+    with platform.db.read() as conn:
+        found = get_consent(conn, consent_id)
+    _on_any(found, lambda p: access.require_rights(p, code="consent.not_allowed"))
     with platform.db.transaction() as conn:
-        get_production(conn, production_id)
-        return record_consent(conn, ConsentDraft(production_id=production_id, **body.model_dump()))
+        return revoke_consent(conn, consent_id, reason=body.reason, by=access.person.id)
+
+
+@router.get("/consents/{consent_id}/impact", response_model=RevocationImpact)
+def impact(consent_id: str, access: CurrentAccess, platform: PlatformDep) -> RevocationImpact:
+    """Every request that relied on this consent, not yet delivered and delivered, with
+    their states and outputs (legal, auditors and admins on a production it covers)."""
+    with platform.db.read() as conn:
+        found = get_consent(conn, consent_id)
+        _on_any(found, access.require_rights_reader)
+        return affected_by_revocation(conn, consent_id)
