@@ -1,0 +1,250 @@
+"""From a policy document to the Cedar request the rules judge: pure, no I/O.
+
+Cedar has no "there exists" over a list, so the few facts that need one are
+reduced here to what the rules can test: the consent kinds some referenced
+performer lacks (in force and in scope), how many replica models came from
+another production. Everything else passes through as the requester and the
+registries stated it, and the rules in ``cedar/`` decide.
+
+The principal is the production and the resource the tool, so a rule may name
+either; the request's own id never enters the context. Two requests with the
+same facts therefore build the same query, which the what-if run relies on to
+judge each distinct situation once.
+
+All facts travel in the context and no entity graph is built. Cedar parses
+the context on every request at about a microsecond per value, more than the
+rules cost to evaluate, so the context is lean: the disclosure's yes-answers
+as one set of names rather than thirteen booleans, consent gaps as a set of
+kinds, counts rather than lists. ``VOCABULARY`` names the words each string
+fact can hold, so the loader can refuse a rule that compares a fact with a
+word it can never hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, get_args
+
+from greenlight.core.enums import AlterationPurpose, ConsentKind, Hosting, Intent, Replica, UseCase
+from greenlight.core.models import Disclosure, WatchCategory
+from greenlight.policy.document import (
+    Attestation,
+    DocumentConsent,
+    DocumentTalent,
+    DocumentTool,
+    PolicyDocument,
+)
+
+ACTION = "submit"
+_KINDS = tuple(ConsentKind)
+# The disclosure's yes/no answers, by field name: a yes puts the name in `declared`.
+DECLARABLE = tuple(name for name, f in Disclosure.model_fields.items() if f.annotation is bool)
+ATTESTATION_STATES = ("current", "expired", "not_yet_valid", "none")
+
+VOCABULARY: dict[str, frozenset[str]] = {
+    "use_case": frozenset(UseCase),
+    "intent": frozenset(Intent),
+    "declared": frozenset(DECLARABLE),
+    "replica": frozenset(Replica),
+    "alteration_purpose": frozenset(AlterationPurpose),
+    "tool.hosting": frozenset(Hosting),
+    "tool.use_cases": frozenset(UseCase),
+    "tool.attestation": frozenset(ATTESTATION_STATES),
+    "consent_missing": frozenset(ConsentKind),
+    "consent_not_from_estate": frozenset(ConsentKind),
+    "screening_categories": frozenset(get_args(WatchCategory)),
+}
+
+
+@dataclass(frozen=True)
+class CedarQuery:
+    """One Cedar authorization request: who asks (the production), for what, with which facts."""
+
+    principal: dict[str, str]
+    action: dict[str, str]
+    resource: dict[str, str]
+    context: dict[str, Any]
+
+    def context_json(self) -> str:
+        """The context as compact JSON, keys in the builder's fixed order."""
+        return json.dumps(self.context, separators=(",", ":"))
+
+    def key(self) -> str:
+        """Equal for two queries Cedar must answer the same way."""
+        return f"{self.principal['id']}\x00{self.resource['id']}\x00{self.context_json()}"
+
+    def to_cedar(self) -> dict[str, Any]:
+        """The request as cedarpy takes it (entity uids as dicts parse fastest)."""
+        return {
+            "principal": self.principal,
+            "action": self.action,
+            "resource": self.resource,
+            "context": self.context_json(),
+        }
+
+
+def build_query(document: PolicyDocument) -> CedarQuery:
+    """Turn a document into the Cedar request the rules judge. Same document, same query."""
+    request = document.request
+    disclosure = request.disclosure
+    referenced = _referenced_talent(document)
+    missing, not_from_estate = consent_gaps(document, referenced)
+    context: dict[str, Any] = {
+        "use_case": request.use_case.value,
+        "intent": request.intent.value,
+        "declared": declared(disclosure),
+        "replica": disclosure.replica.value,
+    }
+    if disclosure.alteration_purpose is not None:
+        context["alteration_purpose"] = disclosure.alteration_purpose.value
+    if disclosure.medium:
+        context["medium"] = disclosure.medium.casefold()
+    if disclosure.territory:
+        context["territory"] = disclosure.territory.casefold()
+    context["tool"] = tool_facts(document.tool, document.now)
+    context["talent"] = len(referenced)
+    context["consent_missing"] = missing
+    context["consent_not_from_estate"] = not_from_estate
+    context["replica_models_from_other_productions"] = sum(
+        1
+        for model in document.production.replica_models
+        if model.origin_production_id != request.production_id
+    )
+    context["third_party_ip"] = len(request.third_party_ip)
+    context["screening_hits"] = len(request.screening_hits)
+    context["screening_categories"] = sorted({hit.category for hit in request.screening_hits})
+    return CedarQuery(
+        principal={"type": "Production", "id": request.production_id},
+        action={"type": "Action", "id": ACTION},
+        resource={"type": "Tool", "id": document.tool.id},
+        context=context,
+    )
+
+
+def declared(disclosure: Disclosure) -> list[str]:
+    """The names of the disclosure's yes-answers, in field order."""
+    return [name for name in DECLARABLE if getattr(disclosure, name)]
+
+
+def attestation_status(attestation: Attestation | None, now: datetime) -> str:
+    """``current``, ``expired``, ``not_yet_valid`` or ``none``."""
+    if attestation is None:
+        return "none"
+    if now < attestation.valid_from:
+        return "not_yet_valid"
+    if now >= attestation.expires_at:
+        return "expired"
+    return "current"
+
+
+def tool_facts(tool: DocumentTool, now: datetime) -> dict[str, Any]:
+    """The tool's facts; attested ones only while the attestation is current and says so.
+
+    An attested fact that is missing from the context is unknown to the rules,
+    and a principle that depends on it cannot be shown to hold.
+    """
+    status = attestation_status(tool.attestation, now)
+    facts: dict[str, Any] = {
+        "hosting": tool.hosting.value,
+        "use_cases": sorted({u.value for u in tool.use_cases}),
+        "allowed_on_production": tool.allowed_on_production,
+        "suspended": tool.suspended,
+        "attestation": status,
+    }
+    attestation = tool.attestation
+    if status == "current" and attestation is not None:
+        if attestation.trains_on_inputs is not None:
+            facts["trains_on_inputs"] = attestation.trains_on_inputs
+        if attestation.retains_data_days is not None:
+            facts["retains_data_days"] = attestation.retains_data_days
+        if attestation.enclosed_environment is not None:
+            facts["enclosed_environment"] = attestation.enclosed_environment
+        if attestation.certification:
+            facts["certification"] = attestation.certification
+    return facts
+
+
+def consent_gaps(
+    document: PolicyDocument, referenced: Iterable[DocumentTalent]
+) -> tuple[list[str], list[str]]:
+    """The consent kinds some referenced performer lacks, and those lacking for want of an estate.
+
+    A kind is missing when a performer has no consent of that kind that is in
+    force at ``now``, covers this production, use case, medium and territory,
+    and was given by the party entitled to give it. It is also listed as not
+    from the estate when a deceased performer does have such a consent, but
+    signed by someone else (one the performer gave in life, or the union's
+    while an estate exists).
+    """
+    in_scope: dict[tuple[str, ConsentKind], list[DocumentConsent]] = {}
+    for consent in document.consents:
+        if covers(consent, document):
+            in_scope.setdefault((consent.talent_id, consent.kind), []).append(consent)
+    missing: set[str] = set()
+    not_from_estate: set[str] = set()
+    for person in referenced:
+        entitled = entitled_giver(person)
+        for kind in _KINDS:
+            candidates = in_scope.get((person.id, kind), ())
+            if any(c.given_by == entitled for c in candidates):
+                continue
+            missing.add(kind.value)
+            if person.deceased and candidates:
+                not_from_estate.add(kind.value)
+    return sorted(missing), sorted(not_from_estate)
+
+
+def entitled_giver(person: DocumentTalent) -> str:
+    """Who may consent for this performer (SAG-AFTRA 2023).
+
+    The performer in life; after death their authorized representative, or the
+    union when none can be found.
+    """
+    if not person.deceased:
+        return "performer"
+    return "authorized_representative" if person.authorized_representative else "union"
+
+
+def covers(consent: DocumentConsent, document: PolicyDocument) -> bool:
+    """Whether a consent is in force at ``now`` and its scope includes this use.
+
+    Revoked, expired and not-yet-granted consents do not count. A consent
+    limited to some media or territories covers only a use that declares one
+    of them; an undeclared medium or territory is not assumed to fit.
+    """
+    now = document.now
+    if consent.revoked_at is not None and consent.revoked_at <= now:
+        return False
+    if consent.expires_at is not None and consent.expires_at <= now:
+        return False
+    if consent.granted_at > now:
+        return False
+    request = document.request
+    if request.production_id not in consent.production_ids:
+        return False
+    if request.use_case not in consent.use_cases:
+        return False
+    disclosure = request.disclosure
+    return _within(consent.media, disclosure.medium) and _within(
+        consent.territories, disclosure.territory
+    )
+
+
+def _within(allowed: list[str], declared: str | None) -> bool:
+    if not allowed:
+        return True
+    if declared is None:
+        return False
+    wanted = declared.casefold()
+    return any(a.casefold() == wanted for a in allowed)
+
+
+def _referenced_talent(document: PolicyDocument) -> list[DocumentTalent]:
+    by_id = {t.id: t for t in document.talent}
+    seen: dict[str, DocumentTalent] = {}
+    for talent_id in document.request.talent_ids:
+        seen.setdefault(talent_id, by_id[talent_id])
+    return list(seen.values())

@@ -1,0 +1,206 @@
+"""The context builder: a pure function of the document, checked without Cedar or a database.
+
+The last test is the exception: it asks Cedar whether the built context fits
+the schema the rules were validated against.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import cedarpy
+import pytest
+
+from greenlight.core.enums import ConsentKind
+from greenlight.policy.cedar_engine import CedarPolicy
+from greenlight.policy.context import (
+    DECLARABLE,
+    VOCABULARY,
+    attestation_status,
+    build_query,
+    entitled_giver,
+)
+from greenlight.policy.document import PolicyDocument, ScreeningHit
+from tests.policy.factory import (
+    ESTATE_OF_ARTHUR,
+    MAYA,
+    NOW,
+    OTHER_PRODUCTION,
+    UNREPRESENTED,
+    attestation,
+    consent,
+    document,
+    replica_consents,
+    tool,
+)
+
+
+def rich_document() -> PolicyDocument:
+    """A document that touches every part of the context."""
+    return document(
+        use_case="de_aging",
+        intent="final_deliverable",
+        talent=[MAYA, ESTATE_OF_ARTHUR],
+        consents=[
+            *replica_consents(MAYA),
+            consent(ESTATE_OF_ARTHUR, "digital_alteration", given_by="performer"),
+        ],
+        third_party_ip=["Blade Runner", "Metropolis"],
+        screening_hits=[
+            ScreeningHit(
+                entry_id="w1",
+                term="Darth Vader",
+                category="protected_character",
+                found_in="prompt",
+                matched="darth vader",
+            )
+        ],
+        replica_models=[{"talent_id": MAYA.id, "origin_production_id": OTHER_PRODUCTION}],
+        disclosure={
+            "story_relevant": True,
+            "given_to_writer": True,
+            "replica": "employment_based",
+            "alteration_purpose": "performance_change",
+            "medium": "Series",
+            "territory": "US",
+        },
+    )
+
+
+def test_the_same_document_builds_the_same_query() -> None:
+    first, second = build_query(rich_document()), build_query(rich_document())
+    assert first == second
+    assert first.key() == second.key()
+
+
+def test_building_leaves_the_document_as_it_was() -> None:
+    doc = rich_document()
+    before = doc.model_dump_json()
+    build_query(doc)
+    assert doc.model_dump_json() == before
+
+
+def test_the_request_id_never_reaches_the_rules() -> None:
+    one, other = document(id="req_1"), document(id="req_2")
+    assert build_query(one).key() == build_query(other).key()
+
+
+def test_the_production_is_the_principal_and_the_tool_the_resource() -> None:
+    query = build_query(document())
+    assert query.principal == {"type": "Production", "id": "prod_nightfall"}
+    assert query.resource == {"type": "Tool", "id": "tool_frame"}
+    assert query.action == {"type": "Action", "id": "submit"}
+
+
+def test_the_context_carries_the_declared_yes_answers_by_name() -> None:
+    context = build_query(rich_document()).context
+    assert context["declared"] == ["story_relevant", "given_to_writer"]
+    assert context["replica"] == "employment_based"
+    assert context["alteration_purpose"] == "performance_change"
+    assert context["medium"] == "series"
+    assert context["territory"] == "us"
+
+
+def test_undeclared_purpose_medium_and_territory_stay_out_of_the_context() -> None:
+    context = build_query(document()).context
+    assert context["declared"] == []
+    assert not {"alteration_purpose", "medium", "territory"} & context.keys()
+
+
+def test_counts_stand_for_lists_the_rules_need_only_count() -> None:
+    context = build_query(rich_document()).context
+    assert context["talent"] == 2
+    assert context["third_party_ip"] == 2
+    assert context["screening_hits"] == 1
+    assert context["screening_categories"] == ["protected_character"]
+    assert context["replica_models_from_other_productions"] == 1
+
+
+def test_consent_gaps_name_each_kind_some_performer_lacks() -> None:
+    context = build_query(rich_document()).context
+    # Maya has both replica consents; Arthur has none, and his alteration consent
+    # was signed by him in life, not by his estate.
+    assert context["consent_missing"] == [
+        "digital_alteration",
+        "marketing_likeness",
+        "replica_creation",
+        "replica_use",
+        "voice",
+    ]
+    assert context["consent_not_from_estate"] == ["digital_alteration"]
+
+
+def test_without_performers_no_consent_is_missing() -> None:
+    context = build_query(document()).context
+    assert context["consent_missing"] == []
+    assert context["consent_not_from_estate"] == []
+
+
+def test_a_performer_named_twice_counts_once() -> None:
+    doc = document(talent=[MAYA])
+    twice = doc.model_copy(
+        update={"request": doc.request.model_copy(update={"talent_ids": [MAYA.id, MAYA.id]})}
+    )
+    assert build_query(twice).context["talent"] == 1
+
+
+def test_attested_facts_reach_the_rules_only_while_the_attestation_holds() -> None:
+    current = build_query(document()).context["tool"]
+    assert current["attestation"] == "current"
+    assert current["trains_on_inputs"] is False
+    assert current["retains_data_days"] == 0
+    assert current["enclosed_environment"] is True
+    assert current["certification"] == "TPN Gold"
+
+    lapsed = attestation(valid_from=NOW - timedelta(days=400), expires_at=NOW - timedelta(days=1))
+    expired = build_query(document(tool=tool(attestation=lapsed))).context["tool"]
+    assert expired["attestation"] == "expired"
+    assert not {"trains_on_inputs", "retains_data_days", "enclosed_environment"} & expired.keys()
+
+
+def test_an_attested_fact_left_blank_is_absent_not_false() -> None:
+    blank = attestation(trains_on_inputs=None, certification=None)
+    facts = build_query(document(tool=tool(attestation=blank))).context["tool"]
+    assert "trains_on_inputs" not in facts
+    assert "certification" not in facts
+    assert facts["retains_data_days"] == 0
+
+
+@pytest.mark.parametrize(
+    ("offset_from", "offset_to", "status"),
+    [(-1, 1, "current"), (1, 2, "not_yet_valid"), (-2, -1, "expired"), (-1, 0, "expired")],
+)
+def test_attestation_status_at_a_moment(offset_from: int, offset_to: int, status: str) -> None:
+    held = attestation(
+        valid_from=NOW + timedelta(days=offset_from), expires_at=NOW + timedelta(days=offset_to)
+    )
+    assert attestation_status(held, NOW) == status
+    assert attestation_status(None, NOW) == "none"
+
+
+def test_who_may_consent_for_a_performer() -> None:
+    assert entitled_giver(MAYA) == "performer"
+    assert entitled_giver(ESTATE_OF_ARTHUR) == "authorized_representative"
+    assert entitled_giver(UNREPRESENTED) == "union"
+
+
+def test_every_declarable_answer_is_a_yes_no_question_of_the_disclosure() -> None:
+    assert "story_relevant" in DECLARABLE
+    assert "replica" not in DECLARABLE and "medium" not in DECLARABLE
+    assert VOCABULARY["consent_missing"] == frozenset(k.value for k in ConsentKind)
+
+
+def test_the_built_context_fits_the_schema_the_rules_were_checked_against(
+    policy: CedarPolicy,
+) -> None:
+    schema = cedarpy.Schema.from_str(policy.schema)
+    permit_all = cedarpy.PolicySet.from_str("permit (principal, action, resource);")
+    for doc in (document(), rich_document(), document(tool=tool(attestation=None))):
+        answer = cedarpy.is_authorized(
+            build_query(doc).to_cedar(),
+            permit_all,
+            cedarpy.Entities.from_json_str("[]"),
+            schema=schema,
+        )
+        assert answer.diagnostics.errors == []
+        assert answer.decision is cedarpy.Decision.Allow
