@@ -167,6 +167,7 @@ AuditStatus = Literal["scheduled", "in_progress", "completed"]
 FindingStatus = Literal["open", "remediated"]
 WatchCategory = Literal["protected_character", "franchise", "real_person", "brand", "other"]
 _SHA256 = r"^[0-9a-f]{64}$"
+WORLDWIDE = "worldwide"  # the territory that stands for all of them
 
 
 class Talent(Record):
@@ -260,7 +261,8 @@ class Consent(Record):
 
         ``production_id`` and ``kind`` are checked only when given. A consent
         limited to some media (or territories) covers only a use that declares
-        one of them: an undeclared ``medium`` or ``territory`` is not assumed.
+        one of them: an undeclared ``medium`` or ``territory`` is not assumed
+        (a consent for ``worldwide`` covers every territory).
         """
         why = []
         if self.revoked_at is not None and self.revoked_at <= at:
@@ -281,7 +283,11 @@ class Consent(Record):
                 f"consent {self.id} covers the media {', '.join(self.media)}, "
                 + ("and the use names none" if medium is None else f"not {medium}")
             )
-        if self.territories and (territory is None or territory.casefold() not in self.territories):
+        if (
+            self.territories
+            and WORLDWIDE not in self.territories
+            and (territory is None or territory.casefold() not in self.territories)
+        ):
             why.append(
                 f"consent {self.id} covers the territories {', '.join(self.territories)}, "
                 + ("and the use names none" if territory is None else f"not {territory}")

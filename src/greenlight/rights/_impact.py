@@ -4,7 +4,8 @@ A request relied on a consent when its policy decision did: the policy's ledger
 event (``policy.allowed``, ``policy.needs_approval``, ``policy.denied``) lists
 the consents that covered the use at that moment. Only requests that reference
 the consent's performer on one of its productions can have, so those are the
-only ledger entries read.
+only ledger entries read. A denied request is left out: nothing was made and
+nothing can be.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def affected_by_revocation(conn: Connection, consent_id: str) -> RevocationImpac
         .where(
             request_talent.c.talent_id == consent.talent_id,
             r.production_id.in_(list(consent.covered_productions)),
+            r.state != RequestState.DENIED.value,
         )
         .order_by(r.id)
     ).all()

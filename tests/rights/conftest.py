@@ -1,0 +1,31 @@
+"""Northern Lights (``tests.world``) for the rights registry, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from greenlight.core.settings import Settings
+from greenlight.engine.platform import Platform
+from tests.world import World, build_world
+
+
+@pytest.fixture
+def world(settings: Settings) -> Iterator[World]:
+    """The seeded production on both databases."""
+    platform = Platform.open(settings)
+    try:
+        yield build_world(platform)
+    finally:
+        platform.close()
+
+
+@pytest.fixture
+def sqlite_world(sqlite_settings: Settings) -> Iterator[World]:
+    """The seeded production on SQLite only, for rules that do not depend on the database."""
+    platform = Platform.open(sqlite_settings)
+    try:
+        yield build_world(platform)
+    finally:
+        platform.close()
