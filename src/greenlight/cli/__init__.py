@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from greenlight.cli import delivery, ledger, platform, provenance
+from greenlight.cli import delivery, ledger, platform, provenance, rights
 
 app = typer.Typer(
     name="greenlight",
@@ -27,6 +27,7 @@ app.add_typer(delivery.app, name="delivery")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(provenance.keys_app, name="keys")
 app.add_typer(provenance.app, name="provenance")
+app.add_typer(rights.app, name="rights")
 
 
 def main() -> None:
