@@ -9,6 +9,7 @@ from greenlight.web._home import home_router
 from greenlight.web._login import login_router
 from greenlight.web._requests import requests_router
 from greenlight.web._review import review_router
+from greenlight.web._rights import rights_router
 from greenlight.web._static import static_router
 
 
@@ -23,5 +24,6 @@ def pages(platform: Platform) -> APIRouter:
     router.include_router(home_router(platform))
     router.include_router(requests_router(platform))
     router.include_router(review_router(platform))
+    router.include_router(rights_router(platform))
     router.include_router(static_router())
     return router
