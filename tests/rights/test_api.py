@@ -148,6 +148,8 @@ def test_talent_with_references_and_who_sees_them(sqlite_studio: Studio) -> None
     assert len(page.json()) == 1 and page.headers["X-Next-Cursor"]
     rest = artist.get(f"{API}/talent", params={"limit": 1, "cursor": page.headers["X-Next-Cursor"]})
     assert rest.json()[0]["id"] != page.json()[0]["id"]
+    bad_cursor = artist.get(f"{API}/talent", params={"limit": 1, "cursor": "tal_nobody"})
+    assert bad_cursor.status_code == 422 and error_code(bad_cursor) == "page.bad_cursor"
 
 
 def test_vendor_governance_and_who_sees_it(studio: Studio) -> None:

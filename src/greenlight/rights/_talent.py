@@ -143,7 +143,13 @@ def list_talent(
     if ids is not None:
         query = query.where(talent.c.id.in_(list(ids)))
     if after is not None:
-        last = get_talent(conn, after)
+        try:
+            last = get_talent(conn, after)
+        except NotFound:
+            raise InvalidInput(
+                "The cursor is not one this API handed out; start again without it.",
+                code="page.bad_cursor",
+            ) from None
         query = query.where(
             or_(talent.c.name > last.name, and_(talent.c.name == last.name, talent.c.id > last.id))
         )
