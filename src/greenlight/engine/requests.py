@@ -197,8 +197,11 @@ def _gather(
     conn: Connection, platform: Platform, access: Access, draft: RequestDraft
 ) -> tuple[PolicyFacts, list[tuple[Asset, str]], dict[str, Any], int]:
     """Check what a draft names and collect the facts the policy judges it on."""
-    production = get_production(conn, draft.production_id)
-    tool = get_tool(conn, draft.tool_id)
+    registry = platform.registry.at(conn)
+    production = registry.get(
+        ("production", draft.production_id), lambda: get_production(conn, draft.production_id)
+    )
+    tool = registry.get(("tool", draft.tool_id), lambda: get_tool(conn, draft.tool_id))
     vendor = access.vendor_scope(production.id)
     if vendor is not None and tool.vendor_id != vendor:
         raise Forbidden(
