@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from greenlight.core.models import RequestDraft  # at module level: FastAPI reads the annotation
 
@@ -46,19 +47,15 @@ def free_port() -> int:
 # --- the two servers (run in child processes) ---------------------------------
 
 
-def serve_governed(data_dir: str, port: int) -> None:
-    import uvicorn
-
+def governed_app() -> Any:
+    """The real app on the seeded data directory (a uvicorn factory, one per worker)."""
     from greenlight.api import create_app
     from greenlight.core.settings import Settings
     from greenlight.engine.platform import Platform
-    from greenlight.ledger import Integrator
 
-    platform = Platform.open(Settings.from_env({"GREENLIGHT_DATA_DIR": data_dir}))
-    integrator = Integrator(platform.ledger)
-    integrator.start()
+    settings = Settings.from_env({"GREENLIGHT_DATA_DIR": os.environ["BENCH_DATA_DIR"]})
+    app = create_app(Platform.open(settings))
     threads = int(os.environ.get("BENCH_THREADS", "0"))
-    app = create_app(platform)
     if threads:
         import anyio.to_thread
 
@@ -66,14 +63,11 @@ def serve_governed(data_dir: str, port: int) -> None:
         async def _limit() -> None:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
 
-    try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
-    finally:
-        integrator.stop()
+    return app
 
 
-def serve_bare(port: int) -> None:
-    import uvicorn
+def bare_app() -> Any:
+    """A FastAPI endpoint that validates the same body and answers 201."""
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -82,7 +76,37 @@ def serve_bare(port: int) -> None:
     def submit(draft: RequestDraft) -> dict[str, str]:
         return {"production_id": draft.production_id, "state": "requested"}
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
+    return app
+
+
+def serve(name: str, port: int, workers: int, data_dir: str | None) -> None:
+    import uvicorn
+
+    integrator = None
+    if name == "governed":
+        from greenlight.core.settings import Settings
+        from greenlight.engine.platform import Platform
+        from greenlight.ledger import Integrator
+
+        assert data_dir is not None
+        os.environ["BENCH_DATA_DIR"] = data_dir
+        # Checkpoints are signed by one process, as `greenlight serve` does.
+        platform = Platform.open(Settings.from_env({"GREENLIGHT_DATA_DIR": data_dir}))
+        integrator = Integrator(platform.ledger)
+        integrator.start()
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        uvicorn.run(
+            f"bench_api:{name}_app",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            log_level="error",
+        )
+    finally:
+        if integrator is not None:
+            integrator.stop()
 
 
 def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
@@ -175,14 +199,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes for both servers (default 1)"
+    )
     parser.add_argument("--serve", choices=["governed", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve == "governed":
-        return serve_governed(args.data_dir, args.port)
-    if args.serve == "bare":
-        return serve_bare(args.port)
+    if args.serve is not None:
+        return serve(args.serve, args.port, args.workers, args.data_dir)
 
     with tempfile.TemporaryDirectory() as data_dir:
         os.environ.setdefault("GREENLIGHT_SQLITE_SYNCHRONOUS", "FULL")
@@ -191,7 +216,10 @@ def main() -> None:
         results = {}
         for name, extra in (("bare", []), ("governed", ["--data-dir", data_dir])):
             port = free_port()
-            proc = start(["--serve", name, "--port", str(port), *extra], port)
+            proc = start(
+                ["--serve", name, "--port", str(port), "--workers", str(args.workers), *extra],
+                port,
+            )
             try:
                 results[name] = asyncio.run(load(port, request, args.clients, args.seconds))
             finally:

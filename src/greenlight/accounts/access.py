@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -376,14 +377,24 @@ class Access:
 
 def load_access(conn: Connection, person: Person) -> Access:
     """``person``'s roles on every production, from their memberships."""
-    roles: dict[str, set[Role]] = {}
-    vendor_of: dict[str, str] = {}
     rows = conn.execute(
         select(memberships.c.production_id, memberships.c.role, memberships.c.vendor_id).where(
             memberships.c.person_id == person.id
         )
     )
+    return access_from(person, rows)
+
+
+def access_from(person: Person, rows: Iterable[Any]) -> Access:
+    """An :class:`Access` from membership rows (``production_id``, ``role``, ``vendor_id``).
+
+    Rows whose ``production_id`` is None (an outer join's empty side) are skipped.
+    """
+    roles: dict[str, set[Role]] = {}
+    vendor_of: dict[str, str] = {}
     for row in rows:
+        if row.production_id is None:
+            continue
         roles.setdefault(row.production_id, set()).add(Role(row.role))
         if row.vendor_id is not None:
             vendor_of[row.production_id] = row.vendor_id

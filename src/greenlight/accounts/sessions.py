@@ -14,15 +14,16 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from greenlight.accounts.access import Access, access_from
 from greenlight.accounts.people import PERSON_COLUMNS, get_person, person_from_row
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import InvalidInput, NotFound, Unauthenticated
 from greenlight.core.ids import new_id
 from greenlight.core.models import Person, Record
-from greenlight.store.schema import api_tokens, people, sessions
+from greenlight.store.schema import api_tokens, memberships, people, sessions
 
 API_TOKEN_PREFIX = "glt_"
 # The browser's cookie for a web session, shared by the API's sign-in and the pages.
@@ -219,8 +220,34 @@ def revoke_api_token(conn: Connection, person_id: str, token_id: str) -> ApiToke
     return token
 
 
+# The token, its holder and their memberships in one round trip: an API call's
+# whole authentication is this one indexed lookup (built once, reused).
+_TOKEN_ACCESS = (
+    select(
+        *PERSON_COLUMNS,
+        api_tokens.c.id.label("token_id"),
+        api_tokens.c.last_used_at,
+        api_tokens.c.revoked_at,
+        memberships.c.production_id,
+        memberships.c.role,
+        memberships.c.vendor_id,
+    )
+    .select_from(
+        api_tokens.join(people, api_tokens.c.person_id == people.c.id).outerjoin(
+            memberships, memberships.c.person_id == people.c.id
+        )
+    )
+    .where(api_tokens.c.token_hash == bindparam("token_hash"))
+)
+
+
 def resolve_api_token(conn: Connection, raw: str) -> Person:
-    """Who holds the API token ``raw``; unknown or revoked: ``auth.bad_token``.
+    """Who holds the API token ``raw``; unknown or revoked: ``auth.bad_token``."""
+    return api_token_access(conn, raw).person
+
+
+def api_token_access(conn: Connection, raw: str) -> Access:
+    """The holder of API token ``raw`` and their roles; unknown or revoked: ``auth.bad_token``.
 
     One lookup by the hash's unique index. ``last_used_at`` is written at most
     once a minute per token, and that write may fail (a busy SQLite reader)
@@ -232,23 +259,15 @@ def resolve_api_token(conn: Connection, raw: str) -> Person:
     )
     if not raw.startswith(API_TOKEN_PREFIX) or len(raw) > _MAX_RAW:
         raise bad
-    row = conn.execute(
-        select(
-            *PERSON_COLUMNS,
-            api_tokens.c.id.label("token_id"),
-            api_tokens.c.last_used_at,
-            api_tokens.c.revoked_at,
-        )
-        .join_from(api_tokens, people, api_tokens.c.person_id == people.c.id)
-        .where(api_tokens.c.token_hash == token_hash(raw))
-    ).one_or_none()
-    if row is None or row.revoked_at is not None:
+    rows = conn.execute(_TOKEN_ACCESS, {"token_hash": token_hash(raw)}).all()
+    if not rows or rows[0].revoked_at is not None:
         raise bad
+    first = rows[0]
     now = utcnow()
     stale = now - LAST_USED_PRECISION
-    if row.last_used_at is None or row.last_used_at < stale:
-        _touch(conn, row.token_id, now, stale)
-    return person_from_row(row)
+    if first.last_used_at is None or first.last_used_at < stale:
+        _touch(conn, first.token_id, now, stale)
+    return access_from(person_from_row(first), rows)
 
 
 def _touch(conn: Connection, token_id: str, now: datetime, stale: datetime) -> None:

@@ -21,6 +21,7 @@ from greenlight.likeness import LikenessScanner, NoScan
 from greenlight.policy import BuiltinPolicy, PolicyEngine
 from greenlight.provenance import SigningIdentity, init_identity
 from greenlight.store import BlobStore, Database
+from greenlight.store.registry import RegistryCache
 
 # Uploads larger than this are refused (a 4K 16-bit EXR plate is about 100 MB).
 DEFAULT_MAX_UPLOAD = 512 * 1024 * 1024
@@ -38,6 +39,7 @@ class Platform:
     scanner: LikenessScanner = field(default_factory=NoScan)
     backends: Callable[[str], Backend] = backend_for
     max_upload: int = DEFAULT_MAX_UPLOAD
+    registry: RegistryCache = field(default_factory=RegistryCache)
     commits: GroupCommit = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ refused step writes nothing. The state machine itself is ``lifecycle.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
@@ -71,6 +72,18 @@ MAX_PAGE = 200
 # --- 1. request + 2. policy ---------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A judged request, ready to write: its rows and events, and the answer to give."""
+
+    unit: NewRows
+    detail: RequestDetail  # without ledger marks until written
+
+    def written(self, marks: tuple[LedgerMark, ...]) -> RequestDetail:
+        """The answer once ``unit`` is committed and its events have ledger marks."""
+        return self.detail.model_copy(update={"events": marks})
+
+
 def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDetail:
     """Record a request and judge it: denied, waiting for approval, or queued.
 
@@ -79,8 +92,14 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
     consulted before anything is written, so a bad request leaves no trace but
     its error. The write itself is short: the request, its decision, its job
     and its two ledger events (``request.submitted`` and the policy's move)
-    commit together.
+    commit together, batched with whatever other submissions are writing.
     """
+    submission = prepare(platform, access, draft)
+    return submission.written(platform.commits.write(submission.unit))
+
+
+def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submission:
+    """Check and judge a draft (reads only); :func:`submit` is this plus the write."""
     access.require_submit(draft.production_id)
     with platform.db.read() as conn:
         facts, inputs, parameters, iteration = _gather(conn, platform, access, draft)
@@ -178,18 +197,18 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
             # Checked under the write lock: two requests must not both follow one iteration.
             _iteration(conn, facts.production_id, previous)
 
-    marks = platform.commits.write(
-        NewRows(rows=rows, request_id=request_id, events=(submitted, judged), guard=guard)
-    )
-    return RequestDetail(
-        request=request,
-        decision=decision,
-        approvals=(),
-        job=job,
-        outputs=(),
-        reviews=(),
-        delivery=None,
-        events=marks,
+    return Submission(
+        unit=NewRows(rows=rows, request_id=request_id, events=(submitted, judged), guard=guard),
+        detail=RequestDetail(
+            request=request,
+            decision=decision,
+            approvals=(),
+            job=job,
+            outputs=(),
+            reviews=(),
+            delivery=None,
+            events=(),
+        ),
     )
 
 
@@ -197,8 +216,11 @@ def _gather(
     conn: Connection, platform: Platform, access: Access, draft: RequestDraft
 ) -> tuple[PolicyFacts, list[tuple[Asset, str]], dict[str, Any], int]:
     """Check what a draft names and collect the facts the policy judges it on."""
-    production = get_production(conn, draft.production_id)
-    tool = get_tool(conn, draft.tool_id)
+    registry = platform.registry.at(conn)
+    production = registry.get(
+        ("production", draft.production_id), lambda: get_production(conn, draft.production_id)
+    )
+    tool = registry.get(("tool", draft.tool_id), lambda: get_tool(conn, draft.tool_id))
     vendor = access.vendor_scope(production.id)
     if vendor is not None and tool.vendor_id != vendor:
         raise Forbidden(

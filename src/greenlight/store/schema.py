@@ -608,3 +608,12 @@ idempotency_keys = Table(
     Column("response", Json, nullable=False),
     _created(),
 )
+
+# Moved by triggers on every registry change (migration 0004): what in-memory
+# copies of registry rows are checked against (store/registry.py).
+registry_state = Table(
+    "registry_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
+)

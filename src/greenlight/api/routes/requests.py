@@ -12,6 +12,8 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from greenlight.accounts import Access
@@ -119,7 +121,7 @@ def _run_or_schedule(
     response_model=RequestDetail,
     status_code=status.HTTP_201_CREATED,
 )
-def submit_request(
+async def submit_request(
     draft: RequestDraft,
     request: Request,
     background: BackgroundTasks,
@@ -141,7 +143,16 @@ def submit_request(
         detail = flow.submit(platform, access, draft)
         return status.HTTP_201_CREATED, _run_or_schedule(request, platform, detail, background)
 
-    return once(platform, access.person.id, key, work)
+    if key is not None:
+        return await run_in_threadpool(once, platform, access.person.id, key, work)
+    # The common case, kept off worker threads but for the write: the checks and
+    # the policy run here on the event loop (registry reads come from memory),
+    # and only the commit, batched with other submissions, waits in a thread.
+    submission = flow.prepare(platform, access, draft)
+    detail = submission.written(await run_in_threadpool(platform.commits.write, submission.unit))
+    if detail.request.state is RequestState.QUEUED:
+        detail = await run_in_threadpool(_run_or_schedule, request, platform, detail, background)
+    return JSONResponse(detail.model_dump(mode="json"), status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/requests", response_model=RequestPage)
