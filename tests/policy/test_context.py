@@ -97,14 +97,23 @@ def test_the_context_carries_the_declared_yes_answers_by_name() -> None:
     assert context["declared"] == ["story_relevant", "given_to_writer"]
     assert context["replica"] == "employment_based"
     assert context["alteration_purpose"] == "performance_change"
-    assert context["medium"] == "series"
-    assert context["territory"] == "us"
 
 
-def test_undeclared_purpose_medium_and_territory_stay_out_of_the_context() -> None:
+def test_an_undeclared_purpose_stays_out_of_the_context() -> None:
     context = build_query(document()).context
     assert context["declared"] == []
-    assert not {"alteration_purpose", "medium", "territory"} & context.keys()
+    assert "alteration_purpose" not in context
+
+
+def test_medium_and_territory_reach_the_rules_only_through_consent_scope() -> None:
+    series_us = rich_document()
+    context = build_query(series_us).context
+    assert not {"medium", "territory"} & context.keys()
+    elsewhere = series_us.request.disclosure.model_copy(update={"territory": "FR"})
+    moved = series_us.model_copy(
+        update={"request": series_us.request.model_copy(update={"disclosure": elsewhere})}
+    )
+    assert build_query(moved).key() == build_query(series_us).key()
 
 
 def test_counts_stand_for_lists_the_rules_need_only_count() -> None:
@@ -112,7 +121,6 @@ def test_counts_stand_for_lists_the_rules_need_only_count() -> None:
     assert context["talent"] == 2
     assert context["third_party_ip"] == 2
     assert context["screening_hits"] == 1
-    assert context["screening_categories"] == ["protected_character"]
     assert context["replica_models_from_other_productions"] == 1
 
 

@@ -8,7 +8,7 @@ relies on::
     @approvers("legal")                       "a, b": any one of them;
                                               "a; b, c": a and one of b, c
     @reason("... legal confirms ...")         the sentence the user reads
-    forbid (principal, action == Action::"submit", resource) when { ... };
+    forbid (principal, action, resource) when { ... };
 
 All rules answer one Cedar request per decision. When a ``deny`` rule
 forbids, the request is denied, whatever else fires: forbid wins. Otherwise

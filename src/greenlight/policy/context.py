@@ -15,7 +15,8 @@ All facts travel in the context and no entity graph is built. Cedar parses
 the context on every request at about a microsecond per value, more than the
 rules cost to evaluate, so the context is lean: the disclosure's yes-answers
 as one set of names rather than thirteen booleans, consent gaps as a set of
-kinds, counts rather than lists. ``VOCABULARY`` names the words each string
+kinds, counts rather than lists, and the declared medium and territory only
+through the consent gaps they decide. ``VOCABULARY`` names the words each string
 fact can hold, so the loader can refuse a rule that compares a fact with a
 word it can never hold.
 """
@@ -24,12 +25,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 from greenlight.core.enums import AlterationPurpose, ConsentKind, Hosting, Intent, Replica, UseCase
-from greenlight.core.models import Disclosure, WatchCategory
+from greenlight.core.models import Disclosure
 from greenlight.policy.document import (
     Attestation,
     DocumentConsent,
@@ -55,26 +56,29 @@ VOCABULARY: dict[str, frozenset[str]] = {
     "tool.attestation": frozenset(ATTESTATION_STATES),
     "consent_missing": frozenset(ConsentKind),
     "consent_not_from_estate": frozenset(ConsentKind),
-    "screening_categories": frozenset(get_args(WatchCategory)),
 }
 
 
 @dataclass(frozen=True)
 class CedarQuery:
-    """One Cedar authorization request: who asks (the production), for what, with which facts."""
+    """One Cedar authorization request: who asks (the production), for what, with which facts.
+
+    ``context_json`` is the context serialized once, keys in the builder's fixed
+    order: it is what Cedar parses and what tells two situations apart.
+    """
 
     principal: dict[str, str]
     action: dict[str, str]
     resource: dict[str, str]
     context: dict[str, Any]
+    context_json: str = field(init=False, repr=False, compare=False)
 
-    def context_json(self) -> str:
-        """The context as compact JSON, keys in the builder's fixed order."""
-        return json.dumps(self.context, separators=(",", ":"))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "context_json", json.dumps(self.context, separators=(",", ":")))
 
     def key(self) -> str:
         """Equal for two queries Cedar must answer the same way."""
-        return f"{self.principal['id']}\x00{self.resource['id']}\x00{self.context_json()}"
+        return f"{self.principal['id']}\x00{self.resource['id']}\x00{self.context_json}"
 
     def to_cedar(self) -> dict[str, Any]:
         """The request as cedarpy takes it (entity uids as dicts parse fastest)."""
@@ -82,7 +86,7 @@ class CedarQuery:
             "principal": self.principal,
             "action": self.action,
             "resource": self.resource,
-            "context": self.context_json(),
+            "context": self.context_json,
         }
 
 
@@ -100,10 +104,6 @@ def build_query(document: PolicyDocument) -> CedarQuery:
     }
     if disclosure.alteration_purpose is not None:
         context["alteration_purpose"] = disclosure.alteration_purpose.value
-    if disclosure.medium:
-        context["medium"] = disclosure.medium.casefold()
-    if disclosure.territory:
-        context["territory"] = disclosure.territory.casefold()
     context["tool"] = tool_facts(document.tool, document.now)
     context["talent"] = len(referenced)
     context["consent_missing"] = missing
@@ -115,7 +115,6 @@ def build_query(document: PolicyDocument) -> CedarQuery:
     )
     context["third_party_ip"] = len(request.third_party_ip)
     context["screening_hits"] = len(request.screening_hits)
-    context["screening_categories"] = sorted({hit.category for hit in request.screening_hits})
     return CedarQuery(
         principal={"type": "Production", "id": request.production_id},
         action={"type": "Action", "id": ACTION},
