@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from greenlight.cli import delivery, ledger, platform, provenance, rights
+from greenlight.cli import delivery, ledger, platform, policy, provenance, rights
 
 app = typer.Typer(
     name="greenlight",
@@ -28,6 +28,7 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(provenance.keys_app, name="keys")
 app.add_typer(provenance.app, name="provenance")
 app.add_typer(rights.app, name="rights")
+app.add_typer(policy.app, name="policy")
 
 
 def main() -> None:
