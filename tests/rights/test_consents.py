@@ -140,7 +140,8 @@ def test_one_consent_can_cover_several_productions(world: World) -> None:
         assert made.covers(UseCase.DE_AGING, utcnow(), production_id=sequel.id)
 
 
-def test_a_vague_intended_use_is_refused_and_nothing_is_written(world: World) -> None:
+def test_a_vague_intended_use_is_refused_and_nothing_is_written(sqlite_world: World) -> None:
+    world = sqlite_world
     with world.platform.db.read() as conn:
         before = conn.execute(select(func.count()).select_from(consents)).scalar_one()
     for vague in ("", "de-aging", "any use at all"):
@@ -154,7 +155,8 @@ def test_a_vague_intended_use_is_refused_and_nothing_is_written(world: World) ->
         assert links == before
 
 
-def test_a_signed_document_needs_its_signature_date_in_the_past(world: World) -> None:
+def test_a_signed_document_needs_its_signature_date_in_the_past(sqlite_world: World) -> None:
+    world = sqlite_world
     with refused("consent.signature_date_required"), world.platform.db.transaction() as conn:
         record_consent(conn, drafts.consent(world, document_sha256="cd" * 32))
     tomorrow = utcnow().date() + timedelta(days=1)
@@ -186,7 +188,8 @@ def test_replica_of_deceased_performer_needs_estate_consent(world: World) -> Non
     assert made.signatory == "The Lund Estate"
 
 
-def test_a_living_performer_consents_for_themselves(world: World) -> None:
+def test_a_living_performer_consents_for_themselves(sqlite_world: World) -> None:
+    world = sqlite_world
     draft = drafts.consent(world, given_by="authorized_representative")
     with refused("consent.performer_consents"), world.platform.db.transaction() as conn:
         record_consent(conn, draft)

@@ -72,7 +72,8 @@ def test_every_request_is_disclosed_and_listed_in_the_days_digest(world: World) 
     assert yesterday.items == ()
 
 
-def test_a_production_without_a_studio_contact_still_discloses(world: World) -> None:
+def test_a_production_without_a_studio_contact_still_discloses(sqlite_world: World) -> None:
+    world = sqlite_world
     detail = requests.submit(
         world.platform, world.access("artist"), world.cleanup(world.upload_plate())
     )
@@ -85,7 +86,8 @@ def test_a_production_without_a_studio_contact_still_discloses(world: World) -> 
     assert [i.request_id for i in digest.items] == [detail.request.id]
 
 
-def test_bad_studio_contacts_and_unknown_productions_are_refused(world: World) -> None:
+def test_bad_studio_contacts_and_unknown_productions_are_refused(sqlite_world: World) -> None:
+    world = sqlite_world
     with (
         refused("production.bad_studio_contact", InvalidInput),
         world.platform.db.transaction() as conn,

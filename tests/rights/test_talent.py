@@ -33,7 +33,8 @@ def _voice() -> bytes:
     return out.getvalue()
 
 
-def test_deceased_performer_needs_a_representative_or_the_union(world: World) -> None:
+def test_deceased_performer_needs_a_representative_or_the_union(sqlite_world: World) -> None:
+    world = sqlite_world
     with world.platform.db.read() as conn:
         before = conn.execute(select(func.count()).select_from(talent)).scalar_one()
     for code, name, union, changes in (
@@ -65,7 +66,8 @@ def test_deceased_performer_needs_a_representative_or_the_union(world: World) ->
     assert union.consent_from == "union" and union.authorized_representative is None
 
 
-def test_a_performer_who_dies_is_then_represented_by_their_estate(world: World) -> None:
+def test_a_performer_who_dies_is_then_represented_by_their_estate(sqlite_world: World) -> None:
+    world = sqlite_world
     with world.platform.db.transaction() as conn:
         changed = update_talent(
             conn,
@@ -129,7 +131,8 @@ def test_references_are_stored_as_blobs_and_withdrawn_with_their_bytes(world: Wo
         remove_references(platform.db, platform.blobs, world.consented.id, voice.id)
 
 
-def test_a_reference_shared_with_an_asset_keeps_the_assets_bytes(world: World) -> None:
+def test_a_reference_shared_with_an_asset_keeps_the_assets_bytes(sqlite_world: World) -> None:
+    world = sqlite_world
     plate = world.upload_plate()
     ref = add_reference(
         world.platform.db,
@@ -146,7 +149,8 @@ def test_a_reference_shared_with_an_asset_keeps_the_assets_bytes(world: World) -
     assert world.platform.blobs.exists(plate.sha256)
 
 
-def test_a_reference_of_the_wrong_kind_is_refused_and_nothing_is_kept(world: World) -> None:
+def test_a_reference_of_the_wrong_kind_is_refused_and_nothing_is_kept(sqlite_world: World) -> None:
+    world = sqlite_world
     platform = world.platform
     with refused("reference.wrong_type", InvalidInput):
         add_reference(

@@ -30,7 +30,8 @@ def _legal(world: World) -> str:
     return world.people["legal"].id
 
 
-def test_a_tool_never_attested_is_unknown_not_suspended(world: World) -> None:
+def test_a_tool_never_attested_is_unknown_not_suspended(sqlite_world: World) -> None:
+    world = sqlite_world
     with world.platform.db.read() as conn:
         standing = tool_standing(conn, world.vendor_tool.id, world.production.id)
     assert standing.attestation is None and standing.attestation_from is None
@@ -136,7 +137,8 @@ def test_open_critical_finding_suspends_and_remediation_lifts_it(world: World) -
         set_audit_status(conn, audit.id, "in_progress")
 
 
-def test_a_critical_finding_on_one_tool_leaves_the_vendors_other_tools(world: World) -> None:
+def test_a_critical_finding_on_one_tool_leaves_the_vendors_other_tools(sqlite_world: World) -> None:
+    world = sqlite_world
     vendor = world.vendor_tool.vendor_id
     with world.platform.db.transaction() as conn:
         audit = schedule_audit(
@@ -158,7 +160,8 @@ def test_a_critical_finding_on_one_tool_leaves_the_vendors_other_tools(world: Wo
         assert tool_standing(conn, world.vendor_tool.id, world.production.id).suspended
 
 
-def test_bad_attestations_are_refused(world: World) -> None:
+def test_bad_attestations_are_refused(sqlite_world: World) -> None:
+    world = sqlite_world
     vendor = world.vendor_tool.vendor_id
     now = utcnow()
     with refused("attestation.bad_dates", InvalidInput), world.platform.db.transaction() as conn:
