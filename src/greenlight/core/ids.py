@@ -30,6 +30,13 @@ PREFIXES = {
     "review": "rev",
     "delivery": "dlv",
     "token": "tok",
+    "attestation": "att",
+    "audit": "aud",
+    "finding": "fnd",
+    "watch": "wat",
+    "disclosure": "dis",
+    "reference": "ref",
+    "allowance": "alw",
 }
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import Connection, insert, or_, select
 
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import InvalidInput
+from greenlight.core.ids import new_id
 from greenlight.core.models import Attestation, AttestationDraft, Tool
-from greenlight.rights._common import check_page, record_id, require_person
+from greenlight.rights._common import check_page, require_person
 from greenlight.rights._vendors import get_tool, get_vendor
 from greenlight.store.schema import attestations
 
@@ -46,7 +47,7 @@ def record_attestation(
         )
     certification = (draft.security_certification or "").strip() or None
     row: dict[str, Any] = {
-        "id": record_id("attestation"),
+        "id": new_id("attestation"),
         "vendor_id": vendor_id,
         "tool_id": draft.tool_id,
         "training_data": [

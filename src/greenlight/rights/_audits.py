@@ -17,8 +17,9 @@ from sqlalchemy import Connection, insert, or_, select, update
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import Severity
 from greenlight.core.errors import Conflict, InvalidInput, NotFound
+from greenlight.core.ids import new_id
 from greenlight.core.models import Audit, AuditDraft, AuditStatus, Finding, FindingDraft, Tool
-from greenlight.rights._common import check_page, record_id, require_person
+from greenlight.rights._common import check_page, require_person
 from greenlight.rights._vendors import get_tool, get_vendor
 from greenlight.store.schema import audit_findings, audits
 
@@ -41,7 +42,7 @@ def schedule_audit(conn: Connection, vendor_id: str, draft: AuditDraft, *, by: s
         )
     require_person(conn, by)
     row: dict[str, Any] = {
-        "id": record_id("audit"),
+        "id": new_id("audit"),
         "vendor_id": vendor_id,
         "tool_id": draft.tool_id,
         "scheduled_for": draft.scheduled_for,
@@ -108,7 +109,7 @@ def add_finding(conn: Connection, audit_id: str, draft: FindingDraft, *, by: str
     if audit.status == "scheduled":
         conn.execute(update(audits).where(audits.c.id == audit_id).values(status="in_progress"))
     row: dict[str, Any] = {
-        "id": record_id("finding"),
+        "id": new_id("finding"),
         "audit_id": audit_id,
         "severity": draft.severity.value,
         "description": draft.description,

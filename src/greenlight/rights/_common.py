@@ -7,29 +7,10 @@ import unicodedata
 from sqlalchemy import Connection, select
 
 from greenlight.core.errors import InvalidInput, NotFound
-from greenlight.core.ids import is_id, new_id
+from greenlight.core.ids import is_id
 from greenlight.store.schema import people, productions
 
 MAX_PAGE = 200
-
-# Prefixes for records core.ids does not know yet; the sortable ULID part is the same.
-_PREFIXES = {
-    "attestation": "att",
-    "audit": "aud",
-    "finding": "fnd",
-    "watch": "wat",
-    "disclosure": "dis",
-    "reference": "ref",
-    "allowance": "alw",
-}
-
-
-def record_id(kind: str) -> str:
-    """A new id for a rights record of ``kind`` (``attestation``, ``audit``...)."""
-    if kind in _PREFIXES:
-        return _PREFIXES[kind] + "_" + new_id("request").split("_", 1)[1]
-    return new_id(kind)
-
 
 def require_production(conn: Connection, production_id: str) -> None:
     """NotFound unless the production exists."""

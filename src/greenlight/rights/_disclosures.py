@@ -17,8 +17,9 @@ from sqlalchemy import Connection, insert, select, update
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import Outcome
 from greenlight.core.errors import InvalidInput, NotFound
+from greenlight.core.ids import new_id
 from greenlight.core.models import Digest, DigestItem, GenerationRequest, StudioDisclosure
-from greenlight.rights._common import check_page, record_id, require_production
+from greenlight.rights._common import check_page, require_production
 from greenlight.store.schema import (
     disclosures,
     generation_requests,
@@ -103,7 +104,7 @@ def record_disclosure(
         "state": request.state.value,
     }
     row: dict[str, Any] = {
-        "id": record_id("disclosure"),
+        "id": new_id("disclosure"),
         "request_id": request.id,
         "production_id": request.production_id,
         "studio_contact": contact,

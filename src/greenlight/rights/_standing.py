@@ -8,10 +8,11 @@ from sqlalchemy import Connection, insert, select, update
 
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import NotFound
+from greenlight.core.ids import new_id
 from greenlight.core.models import AllowedTool, ToolStanding
 from greenlight.rights._attestations import effective_attestation
 from greenlight.rights._audits import open_critical_findings
-from greenlight.rights._common import record_id, require_person, require_production
+from greenlight.rights._common import require_person, require_production
 from greenlight.rights._vendors import get_tool
 from greenlight.store.schema import tool_allowlist
 
@@ -27,7 +28,7 @@ def allow_tool(conn: Connection, production_id: str, tool_id: str, *, by: str) -
     now = utcnow()
     conn.execute(
         insert(tool_allowlist).values(
-            id=record_id("allowance"),
+            id=new_id("allowance"),
             production_id=production_id,
             tool_id=tool_id,
             allowed_by=by,

@@ -13,7 +13,7 @@ from greenlight.core.clock import utcnow
 from greenlight.core.errors import Conflict, InvalidInput, NotFound
 from greenlight.core.ids import new_id
 from greenlight.core.models import ConsentGiver, ReferenceKind, Talent, TalentDraft, TalentReference
-from greenlight.rights._common import record_id, require_person
+from greenlight.rights._common import require_person
 from greenlight.store import BlobStore, Database
 from greenlight.store.blobs import safe_filename, sniff_media_type
 from greenlight.store.schema import assets, talent, talent_references
@@ -207,7 +207,7 @@ def add_reference(
         require_person(conn, by)
     ref = blobs.put_bytes(data, media_type=found)
     row = {
-        "id": record_id("reference"),
+        "id": new_id("reference"),
         "talent_id": talent_id,
         "kind": kind,
         "sha256": ref.sha256,

@@ -15,8 +15,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import Conflict, InvalidInput, NotFound
+from greenlight.core.ids import new_id
 from greenlight.core.models import WatchlistDraft, WatchlistEntry
-from greenlight.rights._common import folded, record_id, require_person, require_production
+from greenlight.rights._common import folded, require_person, require_production
 from greenlight.store.schema import watchlist_entries
 
 MAX_ENTRIES = 5000
@@ -70,7 +71,7 @@ def add_watch(
         )
     now = utcnow()
     row: dict[str, Any] = {
-        "id": record_id("watch"),
+        "id": new_id("watch"),
         "production_id": production_id,
         "term": term,
         "category": draft.category,
