@@ -43,7 +43,14 @@ from greenlight.rights._disclosures import (
     today,
 )
 from greenlight.rights._impact import affected_by_revocation
-from greenlight.rights._standing import allow_tool, allowed_tools, disallow_tool, tool_standing
+from greenlight.rights._standing import (
+    StandingFacts,
+    allow_tool,
+    allowed_tools,
+    disallow_tool,
+    standing_facts,
+    tool_standing,
+)
 from greenlight.rights._talent import (
     REFERENCE_TYPES,
     add_reference,
@@ -76,6 +83,7 @@ __all__ = [
     "REFERENCE_TYPES",
     "ConsentDraft",
     "Effective",
+    "StandingFacts",
     "add_finding",
     "add_reference",
     "add_watch",
@@ -115,6 +123,7 @@ __all__ = [
     "schedule_audit",
     "set_audit_status",
     "set_studio_contact",
+    "standing_facts",
     "studio_contact",
     "talent_consents",
     "today",

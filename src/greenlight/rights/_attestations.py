@@ -6,7 +6,7 @@ else its vendor's latest vendor-wide one in force.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -114,16 +114,25 @@ def effective_attestation(conn: Connection, tool: Tool, at: datetime) -> Effecti
     expired by ``at``: the tool was attested and is no longer. Attestations not
     yet in force count as neither.
     """
+    return effective_among(tool_attestations(conn, tool), at)
+
+
+def tool_attestations(conn: Connection, tool: Tool) -> list[Attestation]:
+    """Every attestation that applies to ``tool`` (its own and its vendor's), newest first."""
     rows = conn.execute(
         select(attestations)
         .where(
             attestations.c.vendor_id == tool.vendor_id,
             or_(attestations.c.tool_id == tool.id, attestations.c.tool_id.is_(None)),
-            attestations.c.valid_from <= at,
         )
         .order_by(attestations.c.valid_from.desc(), attestations.c.id.desc())
     ).mappings()
-    found = [_attestation(r) for r in rows]
+    return [_attestation(r) for r in rows]
+
+
+def effective_among(applicable: Sequence[Attestation], at: datetime) -> Effective:
+    """:func:`effective_attestation` over already-loaded attestations (newest first)."""
+    found = [a for a in applicable if a.valid_from <= at]
     own = next((a for a in found if a.tool_id is not None and a.in_force(at)), None)
     if own is not None:
         return Effective(own, "tool", None)

@@ -12,6 +12,7 @@ from greenlight.store.schema import people, productions
 
 MAX_PAGE = 200
 
+
 def require_production(conn: Connection, production_id: str) -> None:
     """NotFound unless the production exists."""
     found = conn.execute(select(productions.c.id).where(productions.c.id == production_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
@@ -9,8 +10,8 @@ from sqlalchemy import Connection, insert, select, update
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import NotFound
 from greenlight.core.ids import new_id
-from greenlight.core.models import AllowedTool, ToolStanding
-from greenlight.rights._attestations import effective_attestation
+from greenlight.core.models import AllowedTool, Attestation, Finding, Tool, ToolStanding
+from greenlight.rights._attestations import effective_among, tool_attestations
 from greenlight.rights._audits import open_critical_findings
 from greenlight.rights._common import require_person, require_production
 from greenlight.rights._vendors import get_tool
@@ -84,6 +85,38 @@ def _current(conn: Connection, production_id: str, tool_id: str) -> AllowedTool 
     return AllowedTool.model_validate(dict(row)) if row else None
 
 
+@dataclass(frozen=True)
+class StandingFacts:
+    """What a tool's standing on a production follows from, loaded once.
+
+    Nothing here depends on the moment: :meth:`at` judges it for any time, so
+    the facts can be kept in memory while the registry does not change.
+    """
+
+    tool: Tool
+    production_id: str
+    allowed: bool
+    attestations: tuple[Attestation, ...]  # own and vendor-wide, newest first
+    critical: tuple[Finding, ...]  # open critical findings against the tool or its vendor
+
+    def at(self, at: datetime) -> ToolStanding:
+        """The tool's standing at ``at``."""
+        return _judge(self, at)
+
+
+def standing_facts(conn: Connection, tool_id: str, production_id: str) -> StandingFacts:
+    """Load what :func:`tool_standing` judges: allow-list entry, attestations, findings."""
+    tool = get_tool(conn, tool_id)
+    require_production(conn, production_id)
+    return StandingFacts(
+        tool=tool,
+        production_id=production_id,
+        allowed=_current(conn, production_id, tool_id) is not None,
+        attestations=tuple(tool_attestations(conn, tool)),
+        critical=tuple(open_critical_findings(conn, tool)),
+    )
+
+
 def tool_standing(
     conn: Connection, tool_id: str, production_id: str, at: datetime | None = None
 ) -> ToolStanding:
@@ -94,12 +127,13 @@ def tool_standing(
     attested is not suspended: its attestation is None (unknown), and the policy
     escalates on that.
     """
-    at = at or utcnow()
-    tool = get_tool(conn, tool_id)
-    require_production(conn, production_id)
-    allowed = _current(conn, production_id, tool_id) is not None
-    effective = effective_attestation(conn, tool, at)
-    critical = open_critical_findings(conn, tool)
+    return standing_facts(conn, tool_id, production_id).at(at or utcnow())
+
+
+def _judge(facts: StandingFacts, at: datetime) -> ToolStanding:
+    tool, allowed, critical = facts.tool, facts.allowed, facts.critical
+    production_id = facts.production_id
+    effective = effective_among(facts.attestations, at)
     reasons: list[str] = []
     label = f"{tool.name} {tool.version}"
     if allowed:
