@@ -11,7 +11,7 @@ import pytest
 from greenlight.core.enums import Outcome
 from greenlight.policy.cedar_engine import DEFAULT_DIRECTORY, CedarPolicy, policy_version
 from tests.expect import refused
-from tests.policy.factory import document
+from tests.policy.factory import MAYA, document
 
 EXTRA = """
 @id("no-marketing-on-this-tool")
@@ -184,3 +184,32 @@ def test_a_broken_schema_is_refused(rules: Path) -> None:
     (rules / "greenlight.cedarschema").write_text("entity Production; action {")
     with refused("policy.invalid"):
         CedarPolicy.load(rules)
+
+
+def test_a_use_no_rule_permits_is_denied_and_says_so(rules: Path) -> None:
+    principles = rules / "principles.cedar"
+    principles.write_text(
+        principles.read_text().replace(
+            "permit (principal, action, resource);",
+            'permit (principal, action, resource) when { context.use_case == "previs" };',
+        )
+    )
+    narrower = CedarPolicy.load(rules)
+    assert narrower.decide(document()).outcome is Outcome.ALLOW
+    ruling = narrower.decide(document(use_case="style_frames"))
+    assert ruling.outcome is Outcome.DENY
+    assert ruling.rules == ("no-rule-permits",)
+
+
+def test_a_rule_that_errs_refuses_rather_than_being_skipped(rules: Path) -> None:
+    # Cedar skips a policy whose evaluation errs; for a forbid that would let the
+    # request through, so the engine refuses instead.
+    add(
+        rules,
+        '@id("overflowing") @outcome("deny") @reason("r.")\n'
+        "forbid (principal, action, resource) when { context.talent + 9223372036854775807 > 0 };",
+    )
+    ruling = CedarPolicy.load(rules).decide(document(talent=[MAYA]))
+    assert ruling.outcome is Outcome.DENY
+    assert ruling.rules == ("policy-evaluation-error",)
+    assert "overflow" in ruling.reasons[0]
