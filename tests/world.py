@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 
 import cv2
 import numpy as np
 from sqlalchemy import Connection
 
 from greenlight.accounts import Access, create_person, grant_role, load_access
+from greenlight.core.clock import utcnow
 from greenlight.core.enums import Role
 from greenlight.core.models import (
     Asset,
+    Attestation,
+    AttestationDraft,
     InputRef,
     Person,
     Production,
@@ -31,8 +35,10 @@ from greenlight.engine.platform import Platform
 from greenlight.productions import create_production
 from greenlight.rights import (
     ConsentDraft,
+    allow_tool,
     create_tool,
     create_vendor,
+    record_attestation,
     record_consent,
     register_talent,
 )
@@ -131,6 +137,21 @@ class World:
         return RequestDraft.model_validate(fields)
 
 
+def attest(conn: Connection, vendor_id: str, by: str, **changes: object) -> Attestation:
+    """A clean vendor-wide attestation for a year: no training on inputs, nothing kept,
+    an enclosed environment, TPN Gold; ``changes`` override any field."""
+    fields: dict[str, object] = {
+        "training_data": [{"source": "Licensed stock library", "licence": "commercial"}],
+        "trains_on_inputs": False,
+        "retains_data_days": 0,
+        "enclosed_environment": True,
+        "security_certification": "TPN Gold",
+        "expires_at": utcnow() + timedelta(days=365),
+        **changes,
+    }
+    return record_attestation(conn, vendor_id, AttestationDraft.model_validate(fields), by=by)
+
+
 def build_world(platform: Platform) -> World:
     """Seed the test production through the services."""
     with platform.db.transaction() as conn:
@@ -168,6 +189,10 @@ def build_world(platform: Platform) -> World:
                 use_cases=["vfx_cleanup"],
             ),
         )
+        for vendor_id in (studio.id, lumen.id):
+            attest(conn, vendor_id, people["legal"].id)
+        for tool in (studio_tool, vendor_tool):
+            allow_tool(conn, production.id, tool.id, by=people["producer"].id)
         consented = register_talent(conn, "Maya Okafor", "SAG-AFTRA")
         unconsented = register_talent(conn, "Theo Brandt", "SAG-AFTRA")
         record_consent(

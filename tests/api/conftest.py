@@ -19,9 +19,9 @@ from greenlight.core.enums import Role
 from greenlight.core.models import ProductionDraft, ToolDraft
 from greenlight.engine.platform import Platform
 from greenlight.productions import create_production
-from greenlight.rights import create_tool, create_vendor, register_talent
+from greenlight.rights import allow_tool, create_tool, create_vendor, register_talent
 from tests.api.studio import PASSWORD, Studio
-from tests.world import hire
+from tests.world import attest, hire
 
 # Who works on Northern Lights, and as what. The vendor works for Lumen VFX.
 ROLES: dict[str, Role | None] = {
@@ -88,6 +88,10 @@ def seed(platform: Platform, *, run_inline: bool = True) -> Studio:
             people[name] = person.id
         for name, person_id in people.items():
             tokens[name], _ = create_api_token(conn, person_id, f"{name} laptop")
+        for vendor_id in (studio_tools.id, lumen.id):
+            attest(conn, vendor_id, people["legal"])
+        for tool in (studio_tool, lumen_tool, delivered_tool):
+            allow_tool(conn, production.id, tool.id, by=people["producer"])
     return Studio(
         platform=platform,
         app=create_app(platform, run_inline=run_inline, secure_cookies=False),

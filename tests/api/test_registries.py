@@ -143,7 +143,7 @@ def test_legal_records_the_consent_that_lets_a_performer_be_used(sqlite_studio: 
     draft = cleanup_draft(sqlite_studio, plate, talent_ids=[sqlite_studio.talent_id])
     detail = artist.post(f"{API}/requests", json=draft).json()
     assert detail["request"]["state"] == "awaiting_approval"
-    assert detail["decision"]["rules"] == ["talent-reference-needs-legal"]
+    assert detail["decision"]["rules"] == ["talent-likeness-needs-legal"]
     cleared = legal.post(
         f"{API}/requests/{detail['request']['id']}/approvals",
         json={"approved": True, "note": "Consent 2026-03 covers cleanup."},

@@ -94,7 +94,7 @@ def test_a_final_deliverable_waits_for_the_showrunner_not_an_artist(studio: Stud
     detail = _submit(studio, "vfx_supervisor", draft)
     request_id = detail["request"]["id"]
     assert detail["request"]["state"] == "awaiting_approval"
-    assert detail["decision"]["required"][0]["roles"] == ["director", "showrunner"]
+    assert sorted(detail["decision"]["required"][0]["roles"]) == ["director", "showrunner"]
 
     refused = studio.client("artist").post(
         f"{API}/requests/{request_id}/approvals", json={"approved": True}
@@ -114,10 +114,12 @@ def test_a_final_deliverable_waits_for_the_showrunner_not_an_artist(studio: Stud
 
 def test_a_performer_without_consent_is_denied_with_the_rule_named(studio: Studio) -> None:
     plate = _plate(studio)
-    detail = _submit(studio, "artist", cleanup_draft(studio, plate, talent_ids=[studio.talent_id]))
+    changed = {"alteration_purpose": "performance_change"}  # not an exempt purpose
+    draft = cleanup_draft(studio, plate, talent_ids=[studio.talent_id], disclosure=changed)
+    detail = _submit(studio, "artist", draft)
     assert detail["request"]["state"] == "denied"
     assert detail["decision"]["outcome"] == "deny"
-    assert "talent-needs-consent" in detail["decision"]["rules"]
+    assert "alteration-needs-consent" in detail["decision"]["rules"]
     assert detail["outputs"] == [] and detail["job"] is None
 
 

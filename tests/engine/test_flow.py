@@ -173,8 +173,8 @@ def test_replica_without_consent_is_denied(world: World) -> None:
     denied = requests.submit(world.platform, world.access("artist"), draft)
     assert denied.request.state is RequestState.DENIED
     assert denied.decision is not None
-    assert denied.decision.rules == ("talent-needs-consent",)
-    assert "Theo Brandt" in denied.decision.reasons[0]
+    assert denied.decision.rules == ("alteration-needs-consent",)
+    assert "consent" in denied.decision.reasons[0]
     assert denied.job is None
 
 
@@ -183,7 +183,7 @@ def test_consented_replica_needs_legal_and_credentials_name_the_consent(world: W
     draft = world.cleanup(plate, use_case="de_aging", talent_ids=[world.consented.id])
     waiting = requests.submit(world.platform, world.access("artist"), draft)
     assert waiting.decision is not None
-    assert waiting.decision.rules == ("talent-reference-needs-legal",)
+    assert waiting.decision.rules == ("talent-likeness-needs-legal",)
     with refused("approval.wrong_role", Forbidden):
         requests.approve(
             world.platform, world.access("showrunner"), waiting.request.id, approved=True

@@ -34,7 +34,7 @@ def test_request_page_shows_decision_outputs_credentials_and_ledger(
     assert "&#34;regions&#34;" in text  # the parameters, as JSON
     # The policy decision.
     assert '<span class="badge badge--good">allow</span>' in text
-    assert "<code>default-allow</code>" in text
+    assert "<code>proceeds-on-disclosure</code>" in text
     assert f"<code>{detail.decision.policy_version}</code>" in text
     assert html.escape(detail.decision.reasons[0]) in text
     # The prompt log.

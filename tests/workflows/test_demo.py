@@ -69,7 +69,7 @@ def test_the_unconsented_performer_is_denied_by_the_consent_rule(
         denied = load_detail(conn, rows[2].request_id)
         final = load_detail(conn, rows[1].request_id)
     assert denied.decision is not None
-    assert denied.decision.rules == ("talent-needs-consent",)
+    assert denied.decision.rules == ("alteration-needs-consent",)
     assert final.decision is not None
     assert {r for req in final.decision.required for r in req.roles} == {"showrunner", "director"}
 

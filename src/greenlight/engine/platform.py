@@ -8,6 +8,7 @@ backends).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,13 +19,19 @@ from greenlight.core.settings import Settings
 from greenlight.engine.commits import GroupCommit
 from greenlight.ledger import Ledger
 from greenlight.likeness import LikenessScanner, NoScan
-from greenlight.policy import BuiltinPolicy, PolicyEngine
+from greenlight.policy import CedarPolicy, PolicyEngine
 from greenlight.provenance import SigningIdentity, init_identity
 from greenlight.store import BlobStore, Database
 from greenlight.store.registry import RegistryCache
 
 # Uploads larger than this are refused (a 4K 16-bit EXR plate is about 100 MB).
 DEFAULT_MAX_UPLOAD = 512 * 1024 * 1024
+
+
+@functools.cache
+def shipped_policy() -> CedarPolicy:
+    """The Cedar rules shipped with Greenlight, loaded and validated once per process."""
+    return CedarPolicy.load()
 
 
 @dataclass
@@ -35,7 +42,7 @@ class Platform:
     db: Database
     ledger: Ledger
     blobs: BlobStore
-    policy: PolicyEngine = field(default_factory=BuiltinPolicy)
+    policy: PolicyEngine = field(default_factory=lambda: shipped_policy())
     scanner: LikenessScanner = field(default_factory=NoScan)
     backends: Callable[[str], Backend] = backend_for
     max_upload: int = DEFAULT_MAX_UPLOAD

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
@@ -21,6 +22,7 @@ from greenlight.core.ids import is_id, new_id
 from greenlight.core.models import (
     Approval,
     Asset,
+    Consent,
     Delivery,
     GenerationRequest,
     InputRef,
@@ -32,19 +34,23 @@ from greenlight.core.models import (
     Requirement,
     Review,
     Run,
+    Talent,
+    Tool,
 )
 from greenlight.engine import assets as asset_store
 from greenlight.engine.commits import NewRows
+from greenlight.engine.facts import load_consents, load_talent, policy_document
 from greenlight.engine.lifecycle import Step, advance, move, record_event
 from greenlight.engine.platform import Platform
 from greenlight.ledger import Event
-from greenlight.policy import PolicyFacts
+from greenlight.policy import PolicyDocument
 from greenlight.productions import get_production, get_shot
 from greenlight.provenance import prompt_digest
-from greenlight.rights import consents_for, get_tool, list_talent
+from greenlight.rights import disclosure_row, get_tool
 from greenlight.store.schema import (
     approvals,
     deliveries,
+    disclosures,
     generation_requests,
     jobs,
     policy_decisions,
@@ -101,36 +107,48 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
 def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submission:
     """Check and judge a draft (reads only); :func:`submit` is this plus the write."""
     access.require_submit(draft.production_id)
-    with platform.db.read() as conn:
-        facts, inputs, parameters, iteration = _gather(conn, platform, access, draft)
-    ruling = platform.policy.decide(facts)
-    chosen = move(RequestState.REQUESTED, _POLICY_STEP[ruling.outcome])
-    now = facts.now
     request_id, decision_id = new_id("request"), new_id("decision")
-    covered = sorted(c.id for c in facts.consents if c.covers(facts.use_case, now))
+    with platform.db.read() as conn:
+        found = _gather(conn, platform, access, draft, request_id)
+    ruling = platform.policy.decide(found.document)
+    chosen = move(RequestState.REQUESTED, _POLICY_STEP[ruling.outcome])
+    now, tool, inputs = found.now, found.tool, found.inputs
+    disclosure = draft.disclosure
+    covered = sorted(
+        c.id
+        for c in found.consents
+        if c.covers(
+            draft.use_case,
+            now,
+            production_id=draft.production_id,
+            medium=disclosure.medium,
+            territory=disclosure.territory,
+        )
+    )
     submitted = Event(
         type="request.submitted",
         actor=access.person.id,
-        production=facts.production_id,
-        subjects={"request": request_id, "tool": facts.tool.id},
+        production=draft.production_id,
+        subjects={"request": request_id, "tool": tool.id},
         payload={
             "use_case": draft.use_case.value,
             "intent": draft.intent.value,
-            "tool": {"name": facts.tool.name, "version": facts.tool.version},
+            "tool": {"name": tool.name, "version": tool.version},
             "prompt_sha256": prompt_digest(draft.prompt),
-            "parameters": parameters,
+            "parameters": found.parameters,
             "inputs": [{"sha256": a.sha256, "part": part} for a, part in inputs],
-            "talent": sorted(t.id for t in facts.talent),
+            "talent": sorted(t.id for t in found.talent),
             "third_party_ip": list(draft.third_party_ip),
+            "disclosure": disclosure.model_dump(mode="json", exclude_defaults=True),
             "previous_request": draft.previous_request_id,
-            "iteration": iteration,
+            "iteration": found.iteration,
         },
         time=now,
     )
     judged = Event(
         type=chosen.event,
         actor="system:policy",
-        production=facts.production_id,
+        production=draft.production_id,
         subjects={"request": request_id, "decision": decision_id},
         payload={
             "from": chosen.before.value,
@@ -141,23 +159,25 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
             "reasons": list(ruling.reasons),
             "required": [r.model_dump(mode="json") for r in ruling.required],
             "consents": covered,
+            "screening_hits": [h.term for h in found.document.request.screening_hits],
         },
         time=now,
     )
     request = GenerationRequest(
         id=request_id,
-        production_id=facts.production_id,
+        production_id=draft.production_id,
         shot_id=draft.shot_id,
         use_case=draft.use_case,
-        tool_id=facts.tool.id,
+        tool_id=tool.id,
         intent=draft.intent,
         prompt=draft.prompt,
-        parameters=parameters,
+        parameters=found.parameters,
         inputs=tuple(InputRef(asset_id=a.id, part=part) for a, part in inputs),
-        talent_ids=tuple(sorted(t.id for t in facts.talent)),
+        talent_ids=tuple(sorted(t.id for t in found.talent)),
         third_party_ip=tuple(draft.third_party_ip),
+        disclosure=disclosure,
         state=chosen.after,
-        iteration=iteration,
+        iteration=found.iteration,
         previous_request_id=draft.previous_request_id,
         requested_by=access.person.id,
         created_at=now,
@@ -172,6 +192,7 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
         reasons=ruling.reasons,
         required=ruling.required,
         created_at=now,
+        facts=found.document.model_dump(mode="json"),
     )
     job = None
     if ruling.outcome is Outcome.ALLOW:
@@ -186,6 +207,8 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
         policy_decisions: [
             {**decision.model_dump(mode="json", exclude={"created_at"}), "created_at": now}
         ],
+        # Every request is disclosed to the studio, whatever the policy said.
+        disclosures: [disclosure_row(request, tool, found.document.production.studio_contact)],
     }
     if job is not None:
         rows[jobs] = [{**job.model_dump(exclude={"runs"}), "created_at": now, "updated_at": now}]
@@ -195,7 +218,7 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
 
         def guard(conn: Connection) -> None:
             # Checked under the write lock: two requests must not both follow one iteration.
-            _iteration(conn, facts.production_id, previous)
+            _iteration(conn, draft.production_id, previous)
 
     return Submission(
         unit=NewRows(rows=rows, request_id=request_id, events=(submitted, judged), guard=guard),
@@ -212,9 +235,23 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
     )
 
 
+@dataclass(frozen=True)
+class _Gathered:
+    """What a draft names, checked, and the document the policy judges it on."""
+
+    document: PolicyDocument
+    tool: Tool
+    talent: list[Talent]
+    consents: list[Consent]
+    inputs: list[tuple[Asset, str]]
+    parameters: dict[str, Any]
+    iteration: int
+    now: datetime
+
+
 def _gather(
-    conn: Connection, platform: Platform, access: Access, draft: RequestDraft
-) -> tuple[PolicyFacts, list[tuple[Asset, str]], dict[str, Any], int]:
+    conn: Connection, platform: Platform, access: Access, draft: RequestDraft, request_id: str
+) -> _Gathered:
     """Check what a draft names and collect the facts the policy judges it on."""
     registry = platform.registry.at(conn)
     production = registry.get(
@@ -236,7 +273,7 @@ def _gather(
             code="request.shot_elsewhere",
         )
     inputs = _checked_inputs(conn, access, production.id, draft.inputs)
-    talent = list_talent(conn, set(draft.talent_ids)) if draft.talent_ids else []
+    talent = load_talent(conn, registry, draft.talent_ids)
     missing = set(draft.talent_ids) - {t.id for t in talent}
     if missing:
         raise NotFound(
@@ -251,18 +288,20 @@ def _gather(
         parameters = backend.check(
             [asset_store.backend_input(platform, a, part) for a, part in inputs], parameters
         )
-    facts = PolicyFacts(
-        production_id=production.id,
-        use_case=draft.use_case,
-        intent=draft.intent,
+    now = utcnow()
+    consents = load_consents(conn, registry, production.id, talent)
+    document, _ = policy_document(
+        conn,
+        registry,
+        draft,
+        request_id=request_id,
         tool=tool,
-        talent=tuple(talent),
-        consents=tuple(consents_for(conn, production.id, [t.id for t in talent])),
-        third_party_ip=tuple(draft.third_party_ip),
-        now=utcnow(),
-        shot_id=draft.shot_id,
+        talent=talent,
+        consents=consents,
+        inputs=[a for a, _ in inputs],
+        now=now,
     )
-    return facts, inputs, parameters, iteration
+    return _Gathered(document, tool, talent, consents, inputs, parameters, iteration, now)
 
 
 def _request_row(request: GenerationRequest) -> dict[str, Any]:

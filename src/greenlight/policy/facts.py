@@ -1,33 +1,15 @@
-"""What the policy engine is given and what it answers."""
+"""What the policy engine answers, and the interface the lifecycle calls it through."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from greenlight.core.enums import Intent, Outcome, UseCase
-from greenlight.core.models import Consent, Requirement, Talent, Tool
+from greenlight.core.enums import Outcome
+from greenlight.core.models import Requirement
 
-
-@dataclass(frozen=True)
-class PolicyFacts:
-    """A request and the registry facts that bear on it, gathered before judging.
-
-    ``consents`` holds every consent on record for the referenced talent on this
-    production (active or not): the rules decide which ones count at ``now``.
-    """
-
-    production_id: str
-    use_case: UseCase
-    intent: Intent
-    tool: Tool
-    talent: tuple[Talent, ...]
-    consents: tuple[Consent, ...]
-    third_party_ip: tuple[str, ...]
-    now: datetime
-    shot_id: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+if TYPE_CHECKING:
+    from greenlight.policy.document import PolicyDocument
 
 
 @dataclass(frozen=True)
@@ -42,13 +24,13 @@ class Ruling:
 
 
 class PolicyEngine(Protocol):
-    """Anything that judges a request: the built-in rules now, Cedar policies later."""
+    """Anything that judges a request's :class:`PolicyDocument` (the Cedar rules here)."""
 
     @property
     def version(self) -> str:
         """An identifier of the exact policy text, recorded with every decision."""
         ...
 
-    def decide(self, facts: PolicyFacts) -> Ruling:
-        """Judge one request. Pure: same facts, same ruling."""
+    def decide(self, document: PolicyDocument) -> Ruling:
+        """Judge one request. Pure: same document, same ruling."""
         ...

@@ -36,6 +36,7 @@ from greenlight.rights._consents import (
 )
 from greenlight.rights._disclosures import (
     daily_digest,
+    disclosure_row,
     list_disclosures,
     record_disclosure,
     set_studio_contact,
@@ -95,6 +96,7 @@ __all__ = [
     "create_vendor",
     "daily_digest",
     "disallow_tool",
+    "disclosure_row",
     "effective_attestation",
     "finding_vendor",
     "get_audit",

@@ -16,10 +16,11 @@ from sqlalchemy import Connection, insert, select, update
 
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import Outcome
-from greenlight.core.errors import InvalidInput, NotFound
+from greenlight.core.errors import InvalidInput
 from greenlight.core.ids import new_id
-from greenlight.core.models import Digest, DigestItem, GenerationRequest, StudioDisclosure
+from greenlight.core.models import Digest, DigestItem, GenerationRequest, StudioDisclosure, Tool
 from greenlight.rights._common import check_page, require_production
+from greenlight.rights._vendors import get_tool
 from greenlight.store.schema import (
     disclosures,
     generation_requests,
@@ -80,13 +81,17 @@ def record_disclosure(
         return _disclosure(existing)
     if contact is None:
         contact = studio_contact(conn, request.production_id)
-    tool = conn.execute(
-        select(tools.c.name, tools.c.version, tools.c.vendor_id).where(
-            tools.c.id == request.tool_id
-        )
-    ).first()
-    if tool is None:
-        raise NotFound(f"There is no tool {request.tool_id!r}.", code="tool.not_found")
+    row = disclosure_row(request, get_tool(conn, request.tool_id), contact)
+    conn.execute(insert(disclosures).values(**row))
+    return _disclosure(row)
+
+
+def disclosure_row(request: GenerationRequest, tool: Tool, contact: str | None) -> dict[str, Any]:
+    """The ``disclosures`` row for ``request``: what the studio is told about it.
+
+    The summary keeps the use case, intent, tool, talent, declared third-party
+    material, the requester's declaration and the prompt.
+    """
     summary: dict[str, Any] = {
         "use_case": request.use_case.value,
         "intent": request.intent.value,
@@ -103,16 +108,14 @@ def record_disclosure(
         "requested_by": request.requested_by,
         "state": request.state.value,
     }
-    row: dict[str, Any] = {
+    return {
         "id": new_id("disclosure"),
         "request_id": request.id,
         "production_id": request.production_id,
         "studio_contact": contact,
         "summary": summary,
-        "created_at": utcnow(),
+        "created_at": request.created_at,
     }
-    conn.execute(insert(disclosures).values(**row))
-    return _disclosure(row)
 
 
 def list_disclosures(

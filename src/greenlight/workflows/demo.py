@@ -18,14 +18,17 @@ import io
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from greenlight.accounts import Access, create_person, grant_role, load_access
+from greenlight.core.clock import utcnow
 from greenlight.core.enums import (
     ConsentKind,
     Hosting,
@@ -38,6 +41,7 @@ from greenlight.core.enums import (
 from greenlight.core.errors import Conflict
 from greenlight.core.models import (
     Asset,
+    AttestationDraft,
     Episode,
     InputRef,
     Person,
@@ -50,7 +54,9 @@ from greenlight.core.models import (
     Talent,
     Tool,
     ToolDraft,
+    TrainingSource,
     Vendor,
+    WatchlistDraft,
 )
 from greenlight.core.settings import Settings
 from greenlight.engine import assets
@@ -60,10 +66,14 @@ from greenlight.engine.runs import run_request
 from greenlight.productions import create_production, create_shot
 from greenlight.rights import (
     ConsentDraft,
+    add_watch,
+    allow_tool,
     create_tool,
     create_vendor,
+    record_attestation,
     record_consent,
     register_talent,
+    set_studio_contact,
 )
 
 MARKER = ".demo"
@@ -119,6 +129,48 @@ class DemoCast:
     unconsented: Talent  # Theo Brandt: no consent
     plate: Asset
     mask: Asset
+
+
+def _vet(
+    conn: Connection,
+    production_id: str,
+    people: dict[str, Person],
+    vendors: tuple[Vendor, ...],
+    tools: tuple[Tool, ...],
+) -> None:
+    """What legal and the producer set up before anyone asks for work: each vendor's
+    attestation, the production's tool allow-list, its studio contact and watchlist."""
+    legal, producer = people["legal"].id, people["producer"].id
+    for vendor in vendors:
+        record_attestation(
+            conn,
+            vendor.id,
+            AttestationDraft(
+                training_data=[
+                    TrainingSource(source="Licensed plate library", licence="commercial")
+                ],
+                trains_on_inputs=False,
+                retains_data_days=0,
+                enclosed_environment=True,
+                security_certification="TPN Gold",
+                expires_at=utcnow() + timedelta(days=365),
+            ),
+            by=legal,
+        )
+    for tool in tools:
+        allow_tool(conn, production_id, tool.id, by=producer)
+    set_studio_contact(conn, production_id, "ai-disclosures@studio.example")
+    add_watch(
+        conn,
+        production_id,
+        WatchlistDraft(
+            term="Captain Aurora",
+            category="protected_character",
+            aliases=["Aurora Comics"],
+            note="Another studio's franchise character: never reference it in prompts.",
+        ),
+        by=legal,
+    )
 
 
 @dataclass(frozen=True)
@@ -311,6 +363,7 @@ def seed(platform: Platform) -> DemoCast:
                     vendor_id=lumen.id if member.vendor else None,
                 )
             people[member.key] = person
+        _vet(conn, production.id, people, (studio, lumen), (studio_tool, vendor_tool))
         maya = register_talent(conn, "Maya Okafor", "SAG-AFTRA")
         theo = register_talent(conn, "Theo Brandt", "SAG-AFTRA")
         record_consent(
@@ -366,7 +419,7 @@ def run_scenario(
 
     1. A temp wire removal is allowed, runs, is accepted and delivered to editorial.
     2. The final cleanup of the same shot waits for the showrunner or director.
-    3. De-aging a performer with no consent is denied (``talent-needs-consent``).
+    3. De-aging a performer with no consent is denied (``alteration-needs-consent``).
     4. De-aging a consented performer waits for legal, who approve; it runs to review.
 
     ``on_step`` hears a sentence before each of the :data:`SCENARIO_STEPS` steps.
