@@ -1,15 +1,19 @@
 """Governed submissions per second at 32 concurrent clients, against bare FastAPI.
 
-Run: .venv/bin/python bench/bench_api.py [--seconds 10] [--clients 32]
+Run: .venv/bin/python bench/bench_api.py [--seconds 10] [--clients 32] [--workers 1]
 
-Two servers run one after the other, each as its own uvicorn process on
-loopback, and the same load generator hits each:
+Two servers run one after the other, each as uvicorn on loopback with the same
+number of worker processes, and the same load generator hits each:
 
 - governed: ``POST /api/v1/requests`` on the real app: API-token auth, role
-  check, registry lookups, the backend's parameter check on the input plate,
-  the policy decision, the request rows, and two ledger entries, all committed
-  in one SQLite (WAL, synchronous=FULL) transaction. Every request is a final
-  deliverable, so it stops at ``awaiting_approval`` and no backend runs.
+  check, registry facts (tool standing, attestation, allow-list, talent,
+  consents, watchlist screening: from the generation-checked cache), the
+  backend's parameter check on the input plate, the Cedar decision, the
+  request, decision (with its policy document), disclosure and two ledger
+  entries, committed in SQLite (WAL, synchronous=FULL) with whatever other
+  submissions are committing at the same moment (group commit). Every request
+  is a final deliverable, so it stops at ``awaiting_approval`` and no backend
+  runs. ``BENCH_THREADS=N`` caps the server's worker threads.
 - bare: a FastAPI endpoint that validates the same JSON body with pydantic and
   answers 201, with no auth, no database and no ledger.
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
@@ -70,6 +70,11 @@ def read_key(request: Request) -> str | None:
     return key
 
 
+def model_response(body: BaseModel, status: int) -> Response:
+    """A JSON response serialized by pydantic itself (several times faster than via dicts)."""
+    return Response(body.model_dump_json(), status_code=status, media_type="application/json")
+
+
 def fingerprint(method: str, path: str, body_digest: str) -> str:
     """SHA-256 of method, path and the body's SHA-256: what a key is bound to."""
     return hashlib.sha256(f"{method}\n{path}\n{body_digest}".encode()).hexdigest()
@@ -90,11 +95,11 @@ OptionalKey = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
 
 def once(
     platform: Platform, person_id: str, key: IdempotencyKey | None, work: Work
-) -> JSONResponse:
+) -> Response:
     """Do ``work`` once per key: the first time for real, later by replaying its answer."""
     if key is None:
         status, body = work()
-        return JSONResponse(body.model_dump(mode="json"), status_code=status)
+        return model_response(body, status)
     replay = _claim(platform, person_id, key)
     if replay is not None:
         status, content = replay

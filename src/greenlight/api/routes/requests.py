@@ -13,12 +13,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from greenlight.accounts import Access
 from greenlight.api.auth import CurrentAccess, PlatformDep
-from greenlight.api.idempotency import OptionalKey, once
+from greenlight.api.idempotency import OptionalKey, model_response, once
 from greenlight.core.enums import RequestState, Role, Verdict
 from greenlight.core.errors import Conflict, Forbidden, GreenlightError
 from greenlight.core.models import GenerationRequest, RequestDetail, RequestDraft
@@ -152,7 +151,7 @@ async def submit_request(
     detail = submission.written(await run_in_threadpool(platform.commits.write, submission.unit))
     if detail.request.state is RequestState.QUEUED:
         detail = await run_in_threadpool(_run_or_schedule, request, platform, detail, background)
-    return JSONResponse(detail.model_dump(mode="json"), status_code=status.HTTP_201_CREATED)
+    return model_response(detail, status.HTTP_201_CREATED)
 
 
 @router.get("/requests", response_model=RequestPage)
