@@ -121,7 +121,7 @@ def test_demo_no_serve_prints_summary_and_verified_ledger(env: Settings) -> None
     assert f"Creating the demo data in {env.data_dir}." in output
     for decision in ("allow", "needs_approval", "deny"):
         assert f" {decision} " in output
-    assert "Ledger verified: 18 entries checked, tree size 18" in output
+    assert "Ledger verified: 20 entries checked, tree size 20" in output
     assert "sofia@studio.example" in output and "victor@studio.example" in output
     assert PASSWORD in output
     assert took < 15, f"the demo took {took:.1f} s"
@@ -133,7 +133,9 @@ def test_demo_no_serve_prints_summary_and_verified_ledger(env: Settings) -> None
             states = sorted(r.state for r in found)
             delivered = [r for r in found if r.state is RequestState.DELIVERED]
             detail = flow.load_detail(conn, delivered[0].id)
-        assert states == sorted(["delivered", "awaiting_approval", "denied", "in_review"])
+        assert states == sorted(
+            ["delivered", "awaiting_approval", "denied", "in_review", "awaiting_approval"]
+        )
         assert [r.reviewer_id for r in detail.reviews] and detail.reviews[0].verdict == "accept"
         assert detail.delivery is not None and detail.delivery.destination == "editorial"
         assert verify_log(platform.ledger).ok
@@ -149,7 +151,7 @@ def test_demo_twice_resets_with_message(env: Settings) -> None:
         f"Resetting the demo data in {env.data_dir} (left by an earlier `greenlight demo`)."
         in output
     )
-    assert "Ledger verified: 18 entries checked" in output
+    assert "Ledger verified: 20 entries checked" in output
     assert (env.data_dir / MARKER).is_file()
     platform = Platform.open(env, create_identity=False)
     try:

@@ -54,11 +54,23 @@ def test_the_scenario_shows_allow_approval_and_deny(
         ("needs_approval", "awaiting_approval"),
         ("deny", "denied"),
         ("needs_approval", "in_review"),
+        ("needs_approval", "awaiting_approval"),
     ]
-    assert [r.outputs for r in rows] == [1, 0, 0, 1]
+    assert [r.outputs for r in rows] == [1, 0, 0, 1, 0]
     assert len(steps) == SCENARIO_STEPS
     indexes = [r.ledger_index for r in rows]
-    assert indexes == sorted(indexes) and len(set(indexes)) == 4
+    assert indexes == sorted(indexes) and len(set(indexes)) == 5
+
+
+def test_the_watched_character_in_the_prompt_sends_it_to_legal(
+    platform: Platform, played: tuple[DemoCast, list[DemoRow], list[str]]
+) -> None:
+    _, rows, _ = played
+    with platform.db.read() as conn:
+        watched = load_detail(conn, rows[4].request_id)
+    assert watched.decision is not None
+    assert "watchlist-hit-needs-legal" in watched.decision.rules
+    assert {r for req in watched.decision.required for r in req.roles} == {"legal"}
 
 
 def test_the_unconsented_performer_is_denied_by_the_consent_rule(

@@ -339,7 +339,7 @@ def demo(
     """Run the sample production end to end, verify the ledger, then serve it.
 
     Creates "Northern Lights" in GREENLIGHT_DATA_DIR (default ./greenlight-data) and
-    sends four requests through policy, approval, the inpainting backend, C2PA
+    sends five requests through policy, approval, the inpainting backend, C2PA
     signing, review and delivery: one allowed and delivered, one waiting for the
     showrunner, one denied for lack of consent, one approved by legal. Running it
     again wipes the earlier demo's data; a directory holding anything else is refused.
@@ -415,7 +415,7 @@ def demo(
 
 
 def _summary(rows: list[DemoRow], width: int) -> RenderableType:
-    title = "[bold]Northern Lights: four requests[/]"
+    title = "[bold]Northern Lights: five requests[/]"
     if width < 120:  # ids are 30 characters: two lines per request on a narrow terminal
         lines = [title]
         for row in rows:

@@ -7,7 +7,7 @@ Three functions, each one step of the demo, none printing:
   marker), refused when it holds anything else;
 - :func:`seed` fills it with a production, its people, vendors, tools,
   performers, a consent and a plate with a rig wire to paint out;
-- :func:`run_scenario` drives four requests through the engine, each step done
+- :func:`run_scenario` drives five requests through the engine, each step done
   by the person whose job it is, so the policy's three answers (allow,
   needs approval, deny) and a full delivery all land in the ledger.
 """
@@ -408,19 +408,20 @@ def _access(platform: Platform, person: Person) -> Access:
 
 # --- the scenario -----------------------------------------------------------------
 
-SCENARIO_STEPS = 9
+SCENARIO_STEPS = 10
 """How many times :func:`run_scenario` reports a step (for a progress bar)."""
 
 
 def run_scenario(
     platform: Platform, cast: DemoCast, on_step: Callable[[str], None] | None = None
 ) -> list[DemoRow]:
-    """Drive the four demo requests through the engine, each step as the right person.
+    """Drive the five demo requests through the engine, each step as the right person.
 
     1. A temp wire removal is allowed, runs, is accepted and delivered to editorial.
     2. The final cleanup of the same shot waits for the showrunner or director.
     3. De-aging a performer with no consent is denied (``alteration-needs-consent``).
     4. De-aging a consented performer waits for legal, who approve; it runs to review.
+    5. A prompt naming a character on the watchlist waits for legal.
 
     ``on_step`` hears a sentence before each of the :data:`SCENARIO_STEPS` steps.
     """
@@ -512,6 +513,19 @@ def run_scenario(
     say(f"Running {cast.studio_tool.name} for the de-aging pass")
     detail = run_request(platform, detail.request.id)
     rows.append(_row(detail, f"De-aging {cast.consented.name} with consent"))
+
+    # 5. the prompt names a character on the watchlist: legal looks first
+    say(f"{names['artist']} asks for a cleanup whose prompt names a watched character")
+    detail = flow.submit(
+        platform,
+        artist,
+        cleanup(
+            Intent.TEMPORARY,
+            cast.studio_tool,
+            "Paint out the rig wire; keep the captain-aurora poster on the wall sharp.",
+        ),
+    )
+    rows.append(_row(detail, "Prompt names Captain Aurora: legal looks first"))
     return rows
 
 
