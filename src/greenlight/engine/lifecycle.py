@@ -12,6 +12,11 @@ top to bottom here:
     in_review --review--> changes_requested | rejected | accepted
     accepted --> delivered
 
+A consent revoked (``engine/revocation.py``) moves the work that relied on it:
+
+    awaiting_approval | queued --consent revoked--> denied
+    generated | in_review | accepted --consent revoked--> quarantined
+
 ``changes_requested`` is final for that iteration: the next iteration is a new
 request linked to it (``previous_request_id``), so each iteration keeps its own
 decision, approvals, run and review on the record.
@@ -52,6 +57,7 @@ class Step(StrEnum):
     REVIEW_REJECTED = "review_rejected"
     REVIEW_CHANGES_REQUESTED = "review_changes_requested"
     DELIVERED = "delivered"
+    CONSENT_REVOKED = "consent_revoked"
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,12 @@ TRANSITIONS: tuple[Move, ...] = (
         S.IN_REVIEW, Step.REVIEW_CHANGES_REQUESTED, S.CHANGES_REQUESTED, "review.changes_requested"
     ),
     Move(S.ACCEPTED, Step.DELIVERED, S.DELIVERED, "delivery.made"),
+    # A revoked consent blocks what has not run and holds for legal what has.
+    Move(S.AWAITING_APPROVAL, Step.CONSENT_REVOKED, S.DENIED, "revocation.denied"),
+    Move(S.QUEUED, Step.CONSENT_REVOKED, S.DENIED, "revocation.denied"),
+    Move(S.GENERATED, Step.CONSENT_REVOKED, S.QUARANTINED, "revocation.quarantined"),
+    Move(S.IN_REVIEW, Step.CONSENT_REVOKED, S.QUARANTINED, "revocation.quarantined"),
+    Move(S.ACCEPTED, Step.CONSENT_REVOKED, S.QUARANTINED, "revocation.quarantined"),
 )
 
 _BY_KEY = {(m.before, m.step): m for m in TRANSITIONS}
