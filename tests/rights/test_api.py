@@ -10,7 +10,7 @@ import pytest
 from greenlight.core import Settings
 from greenlight.engine.platform import Platform
 from tests.api.conftest import seed
-from tests.api.studio import API, Studio, error_code, plate_png
+from tests.api.studio import API, Studio, cleanup_draft, error_code, plate_png, upload
 
 LEGAL_USE = "Paint rig wires out of Ingrid's stunt shots in episode 101"
 
@@ -80,6 +80,7 @@ def test_consent_is_recorded_revoked_and_its_impact_read(studio: Studio) -> None
     )
     revoked = legal.post(revoke, json={"reason": "Performer withdrew consent"})
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert revoked.json()["requests"] == []  # nothing relied on it
     twice = legal.post(revoke, json={"reason": "Performer withdrew consent"})
     assert twice.status_code == 409 and error_code(twice) == "consent.already_revoked"
 
@@ -89,6 +90,39 @@ def test_consent_is_recorded_revoked_and_its_impact_read(studio: Studio) -> None
     assert report.json()["delivered"] == [] and report.json()["not_delivered"] == []
     assert error_code(artist.get(impact)) == "rights.read_not_allowed"
     assert error_code(studio.client("outsider").get(impact)) == "access.no_role"
+
+
+def test_revoking_reports_the_requests_it_denied_and_quarantined(sqlite_studio: Studio) -> None:
+    legal, artist = sqlite_studio.client("legal"), sqlite_studio.client("artist")
+    consents = f"{API}/productions/{sqlite_studio.production_id}/consents"
+    consent = legal.post(consents, json=_consent(sqlite_studio, media=[])).json()
+
+    def ingrid() -> str:
+        plate = upload(artist, sqlite_studio.production_id, plate_png()).json()["id"]
+        draft = cleanup_draft(sqlite_studio, plate, talent_ids=[sqlite_studio.talent_id])
+        detail = artist.post(f"{API}/requests", json=draft).json()
+        assert detail["request"]["state"] == "awaiting_approval"
+        request_id: str = detail["request"]["id"]
+        return request_id
+
+    waiting, made = ingrid(), ingrid()
+    approved = legal.post(f"{API}/requests/{made}/approvals", json={"approved": True})
+    assert approved.json()["request"]["state"] == "in_review"  # run inline
+
+    revoked = legal.post(
+        f"{API}/consents/{consent['id']}/revocation", json={"reason": "Ingrid withdrew it"}
+    )
+    assert revoked.status_code == 200
+    assert revoked.json()["revocation_reason"] == "Ingrid withdrew it"
+    reached = {r["request_id"]: r for r in revoked.json()["requests"]}
+    assert {k: (r["before"], r["after"], r["action"]) for k, r in reached.items()} == {
+        waiting: ("awaiting_approval", "denied", "denied"),
+        made: ("in_review", "quarantined", "quarantined"),
+    }
+    for request_id, state in ((waiting, "denied"), (made, "quarantined")):
+        seen = legal.get(f"{API}/requests/{request_id}").json()
+        assert seen["request"]["state"] == state
+        assert seen["events"][-1]["index"] == reached[request_id]["ledger_index"]
 
 
 def test_bad_consents_are_422_with_a_code_and_write_nothing(sqlite_studio: Studio) -> None:

@@ -33,6 +33,8 @@ from greenlight.core.models import (
     TalentDraft,
     TalentReference,
 )
+from greenlight.engine import revocation
+from greenlight.engine.revocation import RevokedRequest
 from greenlight.productions import get_production
 from greenlight.rights import (
     MAX_PAGE,
@@ -47,7 +49,6 @@ from greenlight.rights import (
     record_consent,
     register_talent,
     remove_references,
-    revoke_consent,
     talent_consents,
     update_talent,
 )
@@ -114,6 +115,13 @@ class RevocationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class RevokedConsent(Consent):
+    """The revoked consent, and what the revocation did to each request that relied on
+    it: its state before and after, the action taken, and the ledger entry written."""
+
+    requests: tuple[RevokedRequest, ...]
 
 
 class RemovedReferences(BaseModel):
@@ -424,21 +432,25 @@ def _on_any(consent: Consent, check: Callable[[str], None]) -> None:
     check(consent.production_id)
 
 
-@router.post("/consents/{consent_id}/revocation", response_model=Consent)
+@router.post("/consents/{consent_id}/revocation", response_model=RevokedConsent)
 def revoke(
     consent_id: str, body: RevocationBody, access: CurrentAccess, platform: PlatformDep
-) -> Consent:
+) -> RevokedConsent:
     """Revoke a consent (legal on a production it covers, or an admin).
 
-    From this moment it covers no new use. Revoking twice is 409
-    ``consent.already_revoked``. ``GET /consents/{id}/impact`` lists the requests
-    that relied on it.
+    From this moment it covers no new use. In the same transaction each request
+    that relied on it is dealt with, and listed in ``requests``: work not yet run
+    is denied (``denied``), outputs not yet delivered are quarantined for legal
+    (``quarantined``), delivered work is flagged for legal review
+    (``legal_review``), a run under way is flagged (``pending_run``), and work
+    another consent of the performer still covers is left (``still_covered``).
+    Revoking twice is 409 ``consent.already_revoked`` and changes nothing.
+    ``GET /consents/{id}/impact`` lists the requests that relied on it.
     """
-    with platform.db.read() as conn:
-        found = get_consent(conn, consent_id)
-    _on_any(found, lambda p: access.require_rights(p, code="consent.not_allowed"))
-    with platform.db.transaction() as conn:
-        return revoke_consent(conn, consent_id, reason=body.reason, by=access.person.id)
+    outcome = revocation.revoke(platform, access, consent_id, reason=body.reason)
+    return RevokedConsent.model_validate(
+        {**outcome.consent.model_dump(), "requests": outcome.requests}
+    )
 
 
 @router.get("/consents/{consent_id}/impact", response_model=RevocationImpact)
