@@ -98,6 +98,33 @@ def test_legal_records_lists_revokes_and_reads_the_impact_of_a_consent(
     _refused(f"consents impact {consent.id} --as {ARTIST}", "rights.read_not_allowed")
 
 
+def test_revoking_lists_the_requests_it_denied(cast: DemoCast, env: Settings) -> None:
+    platform = Platform.open(env)
+    try:
+        de_age = RequestDraft.model_validate(
+            {
+                **_cleanup(cast).model_dump(),
+                "use_case": "de_aging",
+                "talent_ids": [cast.consented.id],
+            }
+        )
+        waiting = flow.submit(platform, _access(platform, ARTIST), de_age)
+        assert waiting.request.state == "awaiting_approval"
+        with platform.db.read() as conn:
+            (consent,) = consents_for(conn, cast.production.id, [cast.consented.id])
+    finally:
+        platform.close()
+    said = _ok(f"consents revoke {consent.id} --reason 'Maya withdrew it' --as {LEGAL}")
+    assert "1 request(s) not yet delivered" in said and "1 denied before it ran" in said
+    assert f"{waiting.request.id}  awaiting_approval -> denied" in said
+    platform = Platform.open(env)
+    try:
+        with platform.db.read() as conn:
+            assert flow.load_request(conn, waiting.request.id).state == "denied"
+    finally:
+        platform.close()
+
+
 def test_vendor_governance_from_the_command_line(cast: DemoCast) -> None:
     _refused(f"tools allow 'Lumen Cleanup' --production NL --as {ARTIST}", "allowlist.not_allowed")
     _ok(f"tools allow 'Lumen Cleanup' --production NL --as {PRODUCER}")

@@ -47,6 +47,8 @@ from greenlight.core.models import (
     Vendor,
     WatchlistDraft,
 )
+from greenlight.engine import revocation
+from greenlight.engine.revocation import ACTION_WORDS, tally_words
 from greenlight.productions import find_production
 from greenlight.rights import (
     ConsentDraft,
@@ -76,7 +78,6 @@ from greenlight.rights import (
     remediate_finding,
     remove_references,
     remove_watch,
-    revoke_consent,
     schedule_audit,
     set_audit_status,
     set_studio_contact,
@@ -461,21 +462,32 @@ def consents_revoke(
     reason: Annotated[str, typer.Option(help="Why it is revoked (kept with the record).")],
     as_: ActAs,
 ) -> None:
-    """Revoke a consent: it covers no new use from now on (legal or admin)."""
+    """Revoke a consent: it covers no new use from now on (legal or admin).
+
+    Each request that relied on it is dealt with at once and listed: work not
+    yet run is denied, outputs not yet delivered are quarantined for legal,
+    delivered and running work is flagged for legal.
+    """
     with _opened(settings()) as platform:
-        access = _acting(platform, as_)
-        with platform.db.read() as conn:
-            found = get_consent(conn, consent)
-        _on_any(found, lambda p: access.require_rights(p, code="consent.not_allowed"))
-        with platform.db.transaction() as conn:
-            revoke_consent(conn, consent, reason=reason, by=access.person.id)
-            impact = affected_by_revocation(conn, consent)
+        outcome = revocation.revoke(platform, _acting(platform, as_), consent, reason=reason)
+    impact = outcome.impact
     console.print(
         f"[green]revoked[/] {consent}. {len(impact.not_delivered)} request(s) not yet "
-        f"delivered and {len(impact.delivered)} delivered relied on it; see "
-        f"`greenlight rights consents impact {consent}`.",
+        f"delivered and {len(impact.delivered)} delivered relied on it: "
+        f"{tally_words(outcome.tally())}.",
         highlight=False,
     )
+    for reached in outcome.requests:
+        moved = (
+            f"{reached.before.value} -> {reached.after.value}"
+            if reached.after is not reached.before
+            else reached.before.value
+        )
+        console.print(
+            f"  {reached.request_id}  {moved}: {ACTION_WORDS[reached.action]}",
+            highlight=False,
+        )
+    console.print(f"See `greenlight rights consents impact {consent}`.", highlight=False)
 
 
 def _on_any(consent: Consent, check: Callable[[str], None]) -> None:

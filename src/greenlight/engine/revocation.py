@@ -31,6 +31,7 @@ force (its decision relied on that one too) is left as it is.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -60,6 +61,25 @@ class Action(StrEnum):
     FLAGGED = "flagged"  # held already, or final with outputs never delivered
     STILL_COVERED = "still_covered"  # another consent of the performer still covers it
     LEFT = "left"  # failed: nothing was made
+
+
+# What each action means, in the words the CLI and the pages use.
+ACTION_WORDS = {
+    Action.DENIED: "denied before it ran",
+    Action.QUARANTINED: "quarantined for legal",
+    Action.LEGAL_REVIEW: "delivered, flagged for legal review",
+    Action.PENDING_RUN: "still running, flagged: check it when the run ends",
+    Action.FLAGGED: "flagged (made but never delivered)",
+    Action.STILL_COVERED: "left alone, still covered by another consent",
+    Action.LEFT: "left alone, nothing was made",
+}
+
+
+def tally_words(tally: Mapping[Action, int]) -> str:
+    """``2 quarantined for legal; 1 denied before it ran`` (or ``none``), in the
+    order of :class:`Action`."""
+    said = [f"{tally[a]} {ACTION_WORDS[a]}" for a in Action if tally.get(a)]
+    return "; ".join(said) or "none"
 
 
 class RevokedRequest(Record):
