@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from greenlight.core import Settings
 from greenlight.core.enums import Role
 from greenlight.core.models import AuditDraft, FindingDraft, WatchlistDraft
+from greenlight.engine import requests
 from greenlight.engine.platform import Platform
 from greenlight.rights import (
     add_finding,
@@ -76,6 +77,13 @@ def test_legal_revokes_a_consent_and_reads_what_relied_on_it(
     assert "Revoke consent" not in seen.text and "What relies on" not in seen.text
     assert browser.get(f"/rights/consents/{consent.id}/impact").status_code == 403
 
+    # Work on Maya waiting for legal: the revocation denies it before it runs.
+    de_age = world.cleanup(
+        world.upload_plate(), use_case="de_aging", talent_ids=[world.consented.id]
+    )
+    waiting = requests.submit(world.platform, world.access("artist"), de_age)
+    assert waiting.request.state == "awaiting_approval"
+
     sign_in(browser, "lee@nl.test")
     form = browser.get(page)
     assert "Revoke consent" in form.text
@@ -92,6 +100,9 @@ def test_legal_revokes_a_consent_and_reads_what_relied_on_it(
     report = browser.get(done.headers["location"])
     assert report.status_code == 200
     assert "covers no new use" in report.text and "Not yet delivered" in report.text
+    assert "Requests that relied on it: 1 denied before it ran." in report.text
+    with world.platform.db.read() as conn:
+        assert requests.load_request(conn, waiting.request.id).state == "denied"
     after = browser.get(page)
     assert "revoked" in after.text and "Performer withdrew consent" in after.text
     assert "Revoke consent" not in after.text

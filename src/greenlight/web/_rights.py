@@ -7,6 +7,7 @@ and each production's tool allow-list and watchlist."""
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 
@@ -25,7 +26,9 @@ from greenlight.core.models import (
     Vendor,
     WatchlistEntry,
 )
+from greenlight.engine import revocation
 from greenlight.engine.platform import Platform
+from greenlight.engine.revocation import Action, tally_words
 from greenlight.productions import get_production, list_productions
 from greenlight.rights import (
     affected_by_revocation,
@@ -40,7 +43,6 @@ from greenlight.rights import (
     list_tools,
     list_vendors,
     open_critical_findings,
-    revoke_consent,
     talent_consents,
     tool_standing,
     watchlist_for,
@@ -126,6 +128,17 @@ def _consent_rows(access: Access, consents: list[Consent]) -> list[ConsentRow]:
     return rows
 
 
+def _revoked_words(request: Request) -> str:
+    """The revocation notice, with what was done to the requests that relied on it (the
+    counts the revoke form's redirect carries; anything unreadable counts as none)."""
+    tally: dict[Action, int] = {}
+    for action in Action:
+        given = request.query_params.get(action.value, "")
+        if given.isdigit():
+            tally[action] = int(given)
+    return f"{_DONE['revoked']} Requests that relied on it: {tally_words(tally)}."
+
+
 def rights_router(platform: Platform) -> APIRouter:
     """The rights pages under ``/rights`` and ``/productions/{id}/rights``."""
     router = APIRouter(route_class=PageRoute)
@@ -202,13 +215,15 @@ def rights_router(platform: Platform) -> APIRouter:
         with platform.db.read() as conn:
             consent = get_consent(conn, consent_id)
         try:
-            if not _allowed(viewer.access, consent.covered_productions, reader=False):
-                viewer.access.require_rights(consent.production_id, code="consent.not_allowed")
-            with platform.db.transaction() as conn:
-                revoke_consent(conn, consent_id, reason=reason, by=viewer.person.id)
+            outcome = revocation.revoke(platform, viewer.access, consent_id, reason=reason)
         except GreenlightError as error:
             return talent_page(request, viewer, consent.talent_id, error=error)
-        return see_other(f"/rights/consents/{consent_id}/impact?done=revoked")
+        # The impact page says what was done; denied requests leave its report, so the
+        # counts travel with the redirect.
+        counts = urlencode({a.value: n for a, n in outcome.tally().items()})
+        return see_other(
+            f"/rights/consents/{consent_id}/impact?done=revoked" + (f"&{counts}" if counts else "")
+        )
 
     @router.get("/rights/consents/{consent_id}/impact", include_in_schema=False)
     def impact(
@@ -228,7 +243,7 @@ def rights_router(platform: Platform) -> APIRouter:
             "rights_impact.html",
             report=report,
             performer=performer,
-            done=_DONE.get(done, ""),
+            done=_revoked_words(request) if done == "revoked" else _DONE.get(done, ""),
         )
 
     @router.get("/rights/vendors", include_in_schema=False)
