@@ -10,8 +10,9 @@ is dealt with in the same transaction, each request by where it stands:
 awaiting_approval, queued                  ``consent_revoked`` -> denied; a queued
                                            job is cancelled (nothing was made yet)
 generated, in_review, accepted             ``consent_revoked`` -> quarantined: the
-                                           outputs are held for legal, who may clear
-                                           them back to review (``legal_cleared``)
+                                           outputs are held for legal; the table's
+                                           ``legal_cleared`` step returns them to
+                                           review (no command offers it yet)
 delivered                                  stays delivered (delivery is final); a
                                            ``revocation.legal_review`` event flags it
 running                                    stays running; a ``revocation.pending_run``
