@@ -1,7 +1,11 @@
 """``greenlight policy``: check a document, publish its schema, validate rules, what-if.
 
-None of these commands needs a database: a policy check document carries every
-fact its decision depends on, and the rules are read from a directory.
+Checking, validating and screening need no database: a policy check document
+carries every fact its decision depends on, and the rules are read from a
+directory. ``policy whatif`` judges the decisions kept in the platform
+database (GREENLIGHT_DATA_DIR or GREENLIGHT_DATABASE_URL), only reading it, or
+a JSON-lines file of them; ``policy export`` writes that file, so an auditor
+can run what-if away from the platform.
 
 ``policy check`` exits 0 for allow, 1 for deny, 3 for needs_approval, and 2
 when the document (or the rules) cannot be read; it prints the decision as
@@ -12,21 +16,37 @@ would change and 1 when some would, like ``diff``.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from alembic.runtime.migration import MigrationContext
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from greenlight.cli._common import console, friendly_errors
+from greenlight.cli._common import console, friendly_errors, settings
+from greenlight.cli.platform import _require_installed
 from greenlight.core.enums import Outcome
-from greenlight.core.errors import InvalidInput
+from greenlight.core.errors import Conflict, InvalidInput
+from greenlight.core.settings import Settings
 from greenlight.policy.cedar_engine import CedarPolicy
 from greenlight.policy.document import Decision, PolicyDocument
 from greenlight.policy.screening import WatchEntry, Watchlist
-from greenlight.policy.whatif import WhatIf, what_if_file
+from greenlight.policy.whatif import (
+    StoredDecision,
+    StoredDecisions,
+    WhatIf,
+    what_if_database,
+    what_if_file,
+)
+from greenlight.store import Database
+from greenlight.store.migrate import head_revision
 
 app = typer.Typer(
     help="The Cedar rules: check a request document, validate and compare rule sets.",
@@ -114,13 +134,14 @@ def whatif(
         typer.Option("--policies", file_okay=False, help="The candidate rule set's directory."),
     ],
     documents: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--documents",
             dir_okay=False,
-            help="JSON lines of {request_id, document, outcome, rules}, as stored.",
+            help="JSON lines of {request_id, document, outcome, rules}, as `policy export` "
+            "writes them (default: the decisions in the platform database).",
         ),
-    ],
+    ] = None,
     current: Annotated[
         Path | None,
         typer.Option(
@@ -137,17 +158,103 @@ def whatif(
 ) -> None:
     """Judge stored requests under candidate rules; report the decisions that would change.
 
-    Exit 0 when none would change, 1 when some would, 2 when the rules or the
-    file cannot be read.
+    Reads the platform database (only reading it) unless --documents names a
+    file. Decisions made before their documents were kept are counted as not
+    re-judgeable. Exit 0 when none would change, 1 when some would, 2 when the
+    rules, the file or the database cannot be read.
     """
     candidate = CedarPolicy.load(policies)
     in_force = CedarPolicy.load(current)
-    report = what_if_file(candidate, documents, current=in_force, workers=workers)
+    if documents is not None:
+        report = what_if_file(candidate, documents, current=in_force, workers=workers)
+    else:
+        with kept_decisions(settings()) as db:
+            report = what_if_database(candidate, db, current=in_force, workers=workers)
     if as_json:
         typer.echo(json.dumps(report_json(report, in_force.version), indent=2))
     else:
         print_report(report, in_force.version, limit)
     raise typer.Exit(code=1 if report.changes else 0)
+
+
+@app.command()
+@friendly_errors
+def export(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="The JSON-lines file to write (FILE.jsonl)."
+        ),
+    ],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the stored decisions as the JSON lines `policy whatif --documents` reads.
+
+    One line per decision that kept its document: {request_id, document,
+    outcome, rules}. Decisions without one are counted, not written. Only
+    reads the platform database.
+    """
+    if output.exists() and not force:
+        raise Conflict(
+            f"{output} already exists; pass --force to overwrite it or choose another --output.",
+            code="cli.file_exists",
+        )
+    with kept_decisions(settings()) as db:
+        written, skipped = write_decisions(db, output)
+    console.print(f"wrote {written:,} stored decisions to {escape(str(output))}", highlight=False)
+    if skipped:
+        console.print(f"[yellow]{_not_rejudgeable(skipped)}[/]; not written", highlight=False)
+
+
+def write_decisions(db: Database, output: Path) -> tuple[int, Counter[str]]:
+    """Write the database's decisions to ``output`` as JSON lines, all or nothing.
+
+    Returns how many were written and, by why, how many could not be.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    written = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out, db.read() as conn:
+            decisions = StoredDecisions(conn)
+            for request_id, document, outcome, rules in decisions:
+                line = StoredDecision(
+                    request_id=request_id,
+                    document=document,
+                    outcome=Outcome(outcome),
+                    rules=tuple(rules),
+                )
+                out.write(line.model_dump_json() + "\n")
+                written += 1
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return written, decisions.not_rejudgeable
+
+
+@contextmanager
+def kept_decisions(config: Settings) -> Iterator[Database]:
+    """The platform database in ``config``, opened to read the decisions it keeps.
+
+    Nothing is created or migrated: a database on an older schema is refused
+    with the command that upgrades it.
+    """
+    _require_installed(config)
+    db = Database.open(config, migrate=False)
+    try:
+        with db.engine.connect() as conn:
+            found = MigrationContext.configure(conn).get_current_revision()
+        if found != head_revision():
+            raise Conflict(
+                f"The database is at schema {found or 'none'}, not {head_revision()} as this "
+                "Greenlight expects; run `greenlight init` once to upgrade it (what exists is "
+                "kept), then try again.",
+                code="policy.database_outdated",
+            )
+        yield db
+    finally:
+        db.close()
 
 
 @app.command()
@@ -211,6 +318,11 @@ def report_json(report: WhatIf, current_version: str) -> dict[str, object]:
         "judged_by_cedar": report.judged_by_cedar,
         "unchanged": report.unchanged,
         "seconds": round(report.seconds, 3),
+        "not_rejudgeable": {
+            "decisions": sum(report.not_rejudgeable.values()),
+            "why": dict(sorted(report.not_rejudgeable.items())),
+            "examples": list(report.not_rejudgeable_examples),
+        },
         "transitions": [
             {"from": old.value, "to": new.value, "requests": n}
             for (old, new), n in sorted(report.transitions.items())
@@ -239,6 +351,13 @@ def print_report(report: WhatIf, current_version: str, limit: int) -> None:
         f"{report.judged_by_cedar:,} distinct situations.",
         highlight=False,
     )
+    if report.not_rejudgeable:
+        examples = ", ".join(report.not_rejudgeable_examples)
+        console.print(
+            f"[yellow]{_not_rejudgeable(report.not_rejudgeable)}[/]"
+            + (f" (e.g. {escape(examples)})" if examples else ""),
+            highlight=False,
+        )
     for rule in report.rule_changes:
         console.print(
             f"  rule {escape(rule.rule)} {rule.change}: {escape(rule.detail)}",
@@ -258,7 +377,8 @@ def print_report(report: WhatIf, current_version: str, limit: int) -> None:
         highlight=False,
     )
     table = Table()
-    for column in ("request", "now", "would be", "why"):
+    table.add_column("request", no_wrap=True)  # ids are copied whole, never folded
+    for column in ("now", "would be", "why"):
         table.add_column(column)
     for change in report.changes[:limit]:
         table.add_row(
@@ -270,3 +390,9 @@ def print_report(report: WhatIf, current_version: str, limit: int) -> None:
     console.print(table)
     if len(report.changes) > limit:
         console.print(f"... and {len(report.changes) - limit:,} more (--json lists them all)")
+
+
+def _not_rejudgeable(why: Counter[str]) -> str:
+    total = sum(why.values())
+    reasons = "; ".join(f"{n:,} {escape(reason)}" for reason, n in sorted(why.items()))
+    return f"{total:,} stored decisions are not re-judgeable ({reasons})"

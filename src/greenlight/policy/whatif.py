@@ -11,6 +11,12 @@ consents in force), and the context builder leaves request ids out of the
 query, so each distinct query is judged once and its ruling reused; the
 distinct ones go to Cedar in batches. A JSON-lines file can be split across
 processes, each reading its own byte range.
+
+The platform database keeps each decision's document with it
+(``policy_decisions.facts``); :func:`what_if_database` reads them straight
+from there, a page at a time in key order, split across processes by key
+range. Decisions made before documents were kept cannot be judged again: they
+are counted and named in the report, not guessed at.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import Connection, Row, Text, cast, func, select
 
 from greenlight.core.enums import Outcome
 from greenlight.core.errors import InvalidInput
@@ -32,10 +39,22 @@ from greenlight.policy.cedar_engine import CedarPolicy, Rule
 from greenlight.policy.context import CedarQuery, build_query
 from greenlight.policy.document import PolicyDocument
 from greenlight.policy.facts import Ruling
+from greenlight.store import Database, engine_for
+from greenlight.store.schema import policy_decisions
 
 BATCH = 2048
 # Below this size one process judges the whole file; starting another costs more.
 SPLIT_ABOVE_BYTES = 4_000_000
+# The same for the database, in decisions (about 4 MB of documents).
+SPLIT_ABOVE_DECISIONS = 2_500
+# Decisions read per query; a page of documents is a few megabytes at most.
+PAGE = 1000
+# Request ids named in the report for the decisions that cannot be judged again.
+EXAMPLES = 10
+
+# Why a stored decision cannot be judged again.
+NO_DOCUMENT = "made before decisions kept their document"
+UNREADABLE_DOCUMENT = "its document no longer reads as a policy document"
 
 # What the database (or a file) hands over per request: its id, the document it
 # was decided on, and the outcome and rule ids recorded then.
@@ -95,6 +114,9 @@ class WhatIf:
     transitions: Counter[tuple[Outcome, Outcome]] = field(default_factory=Counter)
     seconds: float = 0.0
     rule_changes: list[RuleChange] = field(default_factory=list)
+    # Stored decisions that could not be judged again: why -> how many, and a few request ids.
+    not_rejudgeable: Counter[str] = field(default_factory=Counter)
+    not_rejudgeable_examples: list[str] = field(default_factory=list)
 
     @property
     def unchanged(self) -> int:
@@ -107,6 +129,9 @@ class WhatIf:
         self.judged_by_cedar += other.judged_by_cedar
         self.changes.extend(other.changes)
         self.transitions.update(other.transitions)
+        self.not_rejudgeable.update(other.not_rejudgeable)
+        room = EXAMPLES - len(self.not_rejudgeable_examples)
+        self.not_rejudgeable_examples.extend(other.not_rejudgeable_examples[:room])
 
 
 def what_if(
@@ -173,6 +198,125 @@ def what_if_file(
         report.rule_changes = rule_changes(current, candidate)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def what_if_database(
+    candidate: CedarPolicy,
+    db: Database,
+    *,
+    current: CedarPolicy | None = None,
+    workers: int | None = None,
+    batch: int = BATCH,
+    page: int = PAGE,
+    split_above: int = SPLIT_ABOVE_DECISIONS,
+) -> WhatIf:
+    """Like :func:`what_if`, over the decisions kept in the platform database.
+
+    Only reads. The decisions are read ``page`` at a time in key order (never
+    the whole table at once), and above ``split_above`` decisions they are split
+    by key range across ``workers`` processes, each with its own connection.
+    The report covers the decisions stored when it starts. Decisions without a
+    document, or whose document no longer reads, are counted in
+    ``not_rejudgeable``.
+    """
+    started = time.perf_counter()
+    count = workers if workers is not None else min(2, os.cpu_count() or 1)
+    with db.read() as conn:
+        ranges = _key_ranges(conn, count, split_above)
+    if len(ranges) == 1:
+        with db.read() as conn:
+            report = _judge_stored(candidate, StoredDecisions(conn, *ranges[0], page=page), batch)
+    else:
+        report = WhatIf(candidate_version=candidate.version)
+        files, schema = candidate.files, candidate.schema
+        url = db.engine.url.render_as_string(hide_password=False)
+        with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
+            parts = [
+                pool.submit(_judge_keys_in_worker, files, schema, url, after, through, batch, page)
+                for after, through in ranges
+            ]
+            for part in parts:
+                result = part.result()
+                if isinstance(result, _Refusal):
+                    raise InvalidInput(result.message, code=result.code)
+                report.merge(result)
+    if current is not None:
+        report.rule_changes = rule_changes(current, candidate)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class StoredDecisions:
+    """The decisions kept in the platform database, read a page at a time in key order.
+
+    Iterating yields the ones that can be judged again as ``(request_id,
+    document, outcome, rules)``; the others are counted in ``not_rejudgeable``
+    (why -> how many), with the first few request ids in ``examples``. Keys
+    run after ``after`` up to and including ``through`` (``None``: no bound).
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        after: str | None = None,
+        through: str | None = None,
+        *,
+        page: int = PAGE,
+    ) -> None:
+        """Read from ``conn`` (a read transaction the caller holds open)."""
+        self._conn = conn
+        self._after = after
+        self._through = through
+        self._page = page
+        self.not_rejudgeable: Counter[str] = Counter()
+        self.examples: list[str] = []
+
+    def __iter__(self) -> Iterator[Stored]:
+        """The re-judgeable decisions, in key order."""
+        for rows in self._pages():
+            for row in rows:
+                document = self._document(row.request_id, row.facts)
+                if document is not None:
+                    yield row.request_id, document, row.outcome, row.rules
+
+    def _pages(self) -> Iterator[Sequence[Row[tuple[str, str, str, list[str], str | None]]]]:
+        # Keyset pagination: each query starts after the last key seen, on the primary key.
+        table = policy_decisions.c
+        last = self._after
+        while True:
+            query = select(
+                table.id,
+                table.request_id,
+                table.outcome,
+                table.rules,
+                cast(table.facts, Text).label("facts"),
+            )
+            if last is not None:
+                query = query.where(table.id > last)
+            if self._through is not None:
+                query = query.where(table.id <= self._through)
+            rows = self._conn.execute(query.order_by(table.id).limit(self._page)).all()
+            if rows:
+                yield rows
+            if len(rows) < self._page:
+                return
+            last = rows[-1].id
+
+    def _document(self, request_id: str, facts: str | None) -> PolicyDocument | None:
+        # A JSON column written with None holds the JSON text null rather than SQL NULL.
+        if facts is None or facts == "null":
+            self._skip(request_id, NO_DOCUMENT)
+            return None
+        try:
+            return PolicyDocument.model_validate_json(facts)
+        except ValidationError:
+            self._skip(request_id, UNREADABLE_DOCUMENT)
+            return None
+
+    def _skip(self, request_id: str, why: str) -> None:
+        self.not_rejudgeable[why] += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(request_id)
 
 
 def rule_changes(current: CedarPolicy, candidate: CedarPolicy) -> list[RuleChange]:
@@ -251,6 +395,31 @@ def _compare(
     )
 
 
+def _judge_stored(candidate: CedarPolicy, decisions: StoredDecisions, batch: int) -> WhatIf:
+    report = _judge_all(candidate, decisions, batch)
+    report.not_rejudgeable.update(decisions.not_rejudgeable)
+    report.not_rejudgeable_examples.extend(decisions.examples)
+    return report
+
+
+def _key_ranges(
+    conn: Connection, parts: int, split_above: int
+) -> list[tuple[str | None, str | None]]:
+    """Key ranges ``(after, through]`` of about equal counts, bounded by the last key now."""
+    table = policy_decisions.c
+    total, last = conn.execute(select(func.count(), func.max(table.id))).one()
+    if parts <= 1 or total <= split_above:
+        return [(None, last)]
+    cuts: list[str | None] = [None]
+    for i in range(1, parts):
+        cut = conn.execute(
+            select(table.id).order_by(table.id).offset(total * i // parts - 1).limit(1)
+        ).scalar_one()
+        cuts.append(cut)
+    cuts.append(last)
+    return [(a, b) for a, b in pairwise(cuts) if a != b]
+
+
 def _split(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
     """Byte ranges of about equal size, each starting at the beginning of a line."""
     if parts <= 1 or size == 0:
@@ -306,6 +475,30 @@ class _Refusal:
 
     message: str
     code: str
+
+
+def _judge_keys_in_worker(
+    files: dict[str, str],
+    schema: str,
+    url: str,
+    after: str | None,
+    through: str | None,
+    batch: int,
+    page: int,
+) -> WhatIf | _Refusal:
+    # A connection does not cross processes either; each worker opens its own.
+    try:
+        candidate = CedarPolicy(files, schema, origin="candidate")
+        db = Database(engine_for(url))
+        try:
+            with db.read() as conn:
+                return _judge_stored(
+                    candidate, StoredDecisions(conn, after, through, page=page), batch
+                )
+        finally:
+            db.close()
+    except InvalidInput as exc:
+        return _Refusal(exc.message, exc.code)
 
 
 def _judge_range_in_worker(
