@@ -1,6 +1,7 @@
 """Policy speed: one decision against a bare Cedar call, and a what-if over stored requests.
 
 Run: .venv/bin/python bench/bench_policy.py [--decisions 20000] [--stored 100000]
+     .venv/bin/python bench/bench_policy.py --mode database [--stored 100000]
 
 1. Decision latency. ``CedarPolicy.decide(document)`` on varied in-memory
    documents: the context built from the registry facts, one Cedar request
@@ -13,6 +14,15 @@ Run: .venv/bin/python bench/bench_policy.py [--decisions 20000] [--stored 100000
    and the report's counts are printed with the total seconds. A second,
    high-variety mix (consents drawn afresh per request) shows the cost when
    far fewer situations repeat.
+3. What-if over the platform database (``--mode database``, on its own). The
+   same varied documents go into a real SQLite database as stored decisions:
+   minimal people, production, vendor and tool rows, one generation_requests
+   row per decision for the foreign key, and each policy_decisions row with its
+   document in ``facts`` and the outcome and rules the shipped rules give it.
+   ``what_if_database`` judges them all under the candidate rules, in one
+   process and in two; the baseline, timed in the same run, is ``what_if_file``
+   over the same decisions exported to JSON lines (as ``greenlight policy
+   export`` writes them), with the same number of processes.
 
 Targets (issue #5): decision p99 < 200 µs; what-if over 100,000 in < 10 s.
 """
@@ -30,12 +40,21 @@ from pathlib import Path
 from typing import Any
 
 import cedarpy
+from sqlalchemy import insert
 
 from greenlight.core.enums import AlterationPurpose, ConsentKind, Hosting, UseCase
+from greenlight.core.ids import new_id
+from greenlight.core.settings import Settings
 from greenlight.policy import CedarPolicy, PolicyDocument
 from greenlight.policy.cedar_engine import DEFAULT_DIRECTORY
 from greenlight.policy.context import DECLARABLE
-from greenlight.policy.whatif import StoredDecision, what_if_file
+from greenlight.policy.whatif import (
+    StoredDecision,
+    export_decisions,
+    what_if_database,
+    what_if_file,
+)
+from greenlight.store import Database, schema
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 USE_CASES = [u.value for u in UseCase]
@@ -244,7 +263,16 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=20_000)
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--mode",
+        choices=["decisions", "database"],
+        default="decisions",
+        help="decisions: latency and what-if from files (1, 2); database: what-if from SQLite (3)",
+    )
     args = parser.parse_args()
+    if args.mode == "database":
+        database_main(args.stored, args.workers)
+        return
 
     policy = CedarPolicy.load()
     print(f"policy bench: {len(policy.rules)} rules, version {policy.version}")
@@ -345,6 +373,141 @@ def stored_file(policy: CedarPolicy, folder: Path, n: int, *, worst_case: bool) 
     size, took = path.stat().st_size / 1e6, time.perf_counter() - t
     print(f"  wrote {n:,} stored requests ({size:,.0f} MB, {outcomes}) in {took:.0f} s")
     return path
+
+
+def database_main(n: int, workers: int) -> None:
+    """What-if over ``n`` decisions stored in SQLite, against the same from a JSON-lines file."""
+    policy = CedarPolicy.load()
+    print(f"policy bench, database mode: {len(policy.rules)} rules, version {policy.version}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-policy-db-"))
+    try:
+        candidate = CedarPolicy.load(candidate_rules(tmp / "candidate"))
+        config = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'greenlight.db'}")
+        db = Database.open(config)
+        try:
+            stored_database(policy, db, n)
+            t = time.perf_counter()
+            path = tmp / "exported.jsonl"
+            written, _ = export_decisions(db, path)
+            exported = time.perf_counter() - t
+            print(
+                f"{'export ' + f'{written:,} decisions to JSON lines':<44} "
+                f"{exported:>11.2f} {'':>11} {'s':<5}"
+            )
+            print(f"{'measure':<44} {'database':>11} {'file':>11} {'unit':<5} {'ratio':>7}")
+            seconds = {}
+            for count in sorted({1, workers}):
+                ours = what_if_database(candidate, db, current=policy, workers=count)
+                base = what_if_file(candidate, path, current=policy, workers=count)
+                assert (ours.judged, len(ours.changes)) == (base.judged, len(base.changes))
+                print(
+                    f"{f'what-if, {ours.judged:,} stored, {count} proc':<44} "
+                    f"{ours.seconds:>11.2f} {base.seconds:>11.2f} {'s':<5} "
+                    f"{ours.seconds / base.seconds:>6.2f}x"
+                )
+                seconds[count] = ours.seconds
+            print(
+                f"  {ours.judged_by_cedar:,} distinct situations went to Cedar; "
+                f"{len(ours.changes):,} decisions would change; "
+                f"{sum(ours.not_rejudgeable.values()):,} not re-judgeable"
+            )
+            best = seconds[workers]
+            print(
+                f"target: what-if over {n:,} stored decisions in SQLite < 10 s: "
+                f"{'met' if best < 10 else 'MISSED'} ({best:.1f} s in {workers} proc, "
+                f"{seconds[1]:.1f} s in 1)"
+            )
+        finally:
+            db.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stored_database(policy: CedarPolicy, db: Database, n: int, chunk: int = 5000) -> None:
+    """Insert ``n`` decided requests as the engine keeps them, with minimal rows around them."""
+    t = time.perf_counter()
+    docs = documents(n, seed=11)
+    rulings = policy.decide_many(docs)
+    now = datetime.now(UTC)
+    studio = Studio(random.Random(11))  # the same catalogue the documents name
+    with db.transaction() as conn:
+        conn.execute(
+            insert(schema.people),
+            [{"id": "per_bench", "email": "bench@studio.test", "name": "Bench", "created_at": now}],
+        )
+        conn.execute(
+            insert(schema.productions),
+            [
+                {"id": p, "code": p.upper(), "title": p, "kind": "series", "created_at": now}
+                for p in studio.productions
+            ],
+        )
+        conn.execute(
+            insert(schema.vendors),
+            [{"id": f"ven_{i}", "name": f"Vendor {i}", "created_at": now} for i in range(5)],
+        )
+        conn.execute(
+            insert(schema.tools),
+            [
+                {
+                    "id": tool["id"],
+                    "vendor_id": tool["vendor_id"],
+                    "name": tool["name"],
+                    "version": tool["version"],
+                    "hosting": tool["hosting"],
+                    "backend": None,
+                    "use_cases": tool["use_cases"],
+                    "created_at": now,
+                }
+                for tool in studio.tools
+            ],
+        )
+        for start in range(0, n, chunk):
+            part = list(
+                zip(docs[start : start + chunk], rulings[start : start + chunk], strict=True)
+            )
+            conn.execute(
+                insert(schema.generation_requests),
+                [
+                    {
+                        "id": doc.request.id,
+                        "production_id": doc.request.production_id,
+                        "tool_id": doc.request.tool_id,
+                        "use_case": doc.request.use_case.value,
+                        "intent": doc.request.intent.value,
+                        "prompt": "",
+                        "parameters": {},
+                        "third_party_ip": list(doc.request.third_party_ip),
+                        "state": "denied",
+                        "iteration": 1,
+                        "requested_by": "per_bench",
+                        "created_at": now,
+                        "updated_at": now,
+                        "disclosure": {},
+                    }
+                    for doc, _ in part
+                ],
+            )
+            conn.execute(
+                insert(schema.policy_decisions),
+                [
+                    {
+                        "id": new_id("decision"),
+                        "request_id": doc.request.id,
+                        "outcome": ruling.outcome.value,
+                        "policy_version": ruling.policy_version,
+                        "rules": list(ruling.rules),
+                        "reasons": list(ruling.reasons),
+                        "required": [],
+                        "created_at": now,
+                        "facts": doc.model_dump(mode="json"),
+                    }
+                    for doc, ruling in part
+                ],
+            )
+    size = Path(str(db.engine.url.database)).stat().st_size / 1e6
+    took = time.perf_counter() - t
+    print(f"  stored {n:,} decided requests in SQLite ({size:,.0f} MB) in {took:.0f} s")
 
 
 if __name__ == "__main__":

@@ -227,6 +227,17 @@ def test_export_does_not_overwrite_a_file_unless_forced(
     assert len(exported.read_text().splitlines()) == 4
 
 
+def test_export_to_a_place_that_cannot_be_written_says_so(
+    sqlite_slate: Slate, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = runner.invoke(app, ["policy", "export", "--output", str(blocker / "out.jsonl")])
+    assert result.exit_code == 2
+    assert "policy.export_unwritable" in result.stderr
+    assert blocker.read_text() == "not a directory"
+
+
 def test_the_database_is_judged_the_same_in_one_process_or_split_by_key_in_two(
     sqlite_slate: Slate, only_studio_enclosed: Path
 ) -> None:

@@ -16,8 +16,6 @@ would change and 1 when some would, like ``diff``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,13 +36,7 @@ from greenlight.core.settings import Settings
 from greenlight.policy.cedar_engine import CedarPolicy
 from greenlight.policy.document import Decision, PolicyDocument
 from greenlight.policy.screening import WatchEntry, Watchlist
-from greenlight.policy.whatif import (
-    StoredDecision,
-    StoredDecisions,
-    WhatIf,
-    what_if_database,
-    what_if_file,
-)
+from greenlight.policy.whatif import WhatIf, export_decisions, what_if_database, what_if_file
 from greenlight.store import Database
 from greenlight.store.migrate import head_revision
 
@@ -200,37 +192,10 @@ def export(
             code="cli.file_exists",
         )
     with kept_decisions(settings()) as db:
-        written, skipped = write_decisions(db, output)
+        written, skipped = export_decisions(db, output)
     console.print(f"wrote {written:,} stored decisions to {escape(str(output))}", highlight=False)
     if skipped:
         console.print(f"[yellow]{_not_rejudgeable(skipped)}[/]; not written", highlight=False)
-
-
-def write_decisions(db: Database, output: Path) -> tuple[int, Counter[str]]:
-    """Write the database's decisions to ``output`` as JSON lines, all or nothing.
-
-    Returns how many were written and, by why, how many could not be.
-    """
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    written = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out, db.read() as conn:
-            decisions = StoredDecisions(conn)
-            for request_id, document, outcome, rules in decisions:
-                line = StoredDecision(
-                    request_id=request_id,
-                    document=document,
-                    outcome=Outcome(outcome),
-                    rules=tuple(rules),
-                )
-                out.write(line.model_dump_json() + "\n")
-                written += 1
-        os.replace(temp, output)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return written, decisions.not_rejudgeable
 
 
 @contextmanager

@@ -22,6 +22,7 @@ are counted and named in the report, not guessed at.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -244,6 +245,50 @@ def what_if_database(
         report.rule_changes = rule_changes(current, candidate)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def export_decisions(db: Database, output: Path) -> tuple[int, Counter[str]]:
+    """Write the database's decisions to ``output`` as what-if JSON lines, all or nothing.
+
+    Only reads the database. Each decision that kept a readable document
+    becomes one :class:`StoredDecision` line, in key order; the file appears
+    whole or not at all. Returns how many were written and, by why, how many
+    could not be.
+    """
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
+    written = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out, db.read() as conn:
+            decisions = StoredDecisions(conn)
+            for request_id, document, outcome, rules in decisions:
+                line = StoredDecision(
+                    request_id=request_id,
+                    document=document,
+                    outcome=Outcome(outcome),
+                    rules=tuple(rules),
+                )
+                out.write(line.model_dump_json() + "\n")
+                written += 1
+        os.replace(temp, output)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise _unwritable(output, exc) from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return written, decisions.not_rejudgeable
+
+
+def _unwritable(output: Path, exc: OSError) -> InvalidInput:
+    return InvalidInput(
+        f"Cannot write the stored decisions to {output}: {exc.strerror}; "
+        "choose an --output in a directory you can write to.",
+        code="policy.export_unwritable",
+    )
 
 
 class StoredDecisions:
