@@ -152,8 +152,13 @@ def attest(conn: Connection, vendor_id: str, by: str, **changes: object) -> Atte
     return record_attestation(conn, vendor_id, AttestationDraft.model_validate(fields), by=by)
 
 
-def build_world(platform: Platform) -> World:
-    """Seed the test production through the services."""
+def build_world(platform: Platform, *, vetted: bool = True) -> World:
+    """Seed the test production through the services.
+
+    ``vetted``: both vendors attested and both tools on the production's
+    allow-list, as a production would be before anyone asks for work; tests of
+    the vetting itself start from an unvetted world.
+    """
     with platform.db.transaction() as conn:
         production = create_production(
             conn, ProductionDraft(code="NL", title="Northern Lights", kind="series")
@@ -189,9 +194,9 @@ def build_world(platform: Platform) -> World:
                 use_cases=["vfx_cleanup"],
             ),
         )
-        for vendor_id in (studio.id, lumen.id):
+        for vendor_id in (studio.id, lumen.id) if vetted else ():
             attest(conn, vendor_id, people["legal"].id)
-        for tool in (studio_tool, vendor_tool):
+        for tool in (studio_tool, vendor_tool) if vetted else ():
             allow_tool(conn, production.id, tool.id, by=people["producer"].id)
         consented = register_talent(conn, "Maya Okafor", "SAG-AFTRA")
         unconsented = register_talent(conn, "Theo Brandt", "SAG-AFTRA")

@@ -37,8 +37,11 @@ ROLES: dict[str, Role | None] = {
 SIGNS_IN = frozenset({"showrunner", "artist"})  # with a password, in a browser
 
 
-def seed(platform: Platform, *, run_inline: bool = True) -> Studio:
-    """Northern Lights: an admin, one person per role, two inpainting tools, a performer."""
+def seed(platform: Platform, *, run_inline: bool = True, vetted: bool = True) -> Studio:
+    """Northern Lights: an admin, one person per role, two inpainting tools, a performer.
+
+    ``vetted``: the vendors attested and every tool on the allow-list (see tests.world).
+    """
     with platform.db.transaction() as conn:
         production = create_production(
             conn, ProductionDraft(code="NL", title="Northern Lights", kind="series")
@@ -88,9 +91,9 @@ def seed(platform: Platform, *, run_inline: bool = True) -> Studio:
             people[name] = person.id
         for name, person_id in people.items():
             tokens[name], _ = create_api_token(conn, person_id, f"{name} laptop")
-        for vendor_id in (studio_tools.id, lumen.id):
+        for vendor_id in (studio_tools.id, lumen.id) if vetted else ():
             attest(conn, vendor_id, people["legal"])
-        for tool in (studio_tool, lumen_tool, delivered_tool):
+        for tool in (studio_tool, lumen_tool, delivered_tool) if vetted else ():
             allow_tool(conn, production.id, tool.id, by=people["producer"])
     return Studio(
         platform=platform,

@@ -1,4 +1,8 @@
-"""Northern Lights (``tests.world``) for the rights registry, on SQLite and PostgreSQL."""
+"""Northern Lights (``tests.world``) for the rights registry, on SQLite and PostgreSQL.
+
+The world starts unvetted (no attestations, an empty allow-list): these tests
+do the vetting themselves.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ def world(settings: Settings) -> Iterator[World]:
     """The seeded production on both databases."""
     platform = Platform.open(settings)
     try:
-        yield build_world(platform)
+        yield build_world(platform, vetted=False)
     finally:
         platform.close()
 
@@ -25,6 +29,16 @@ def world(settings: Settings) -> Iterator[World]:
 def sqlite_world(sqlite_settings: Settings) -> Iterator[World]:
     """The seeded production on SQLite only, for rules that do not depend on the database."""
     platform = Platform.open(sqlite_settings)
+    try:
+        yield build_world(platform, vetted=False)
+    finally:
+        platform.close()
+
+
+@pytest.fixture
+def vetted_world(settings: Settings) -> Iterator[World]:
+    """The seeded production with its vendors attested and tools allowed: ready for requests."""
+    platform = Platform.open(settings)
     try:
         yield build_world(platform)
     finally:

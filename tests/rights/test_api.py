@@ -26,6 +26,16 @@ def studio(settings: Settings) -> Iterator[Studio]:
 
 
 @pytest.fixture
+def unvetted_studio(settings: Settings) -> Iterator[Studio]:
+    """Northern Lights before legal and the producer vetted anything."""
+    platform = Platform.open(settings)
+    try:
+        yield seed(platform, vetted=False)
+    finally:
+        platform.close()
+
+
+@pytest.fixture
 def sqlite_studio(sqlite_settings: Settings) -> Iterator[Studio]:
     platform = Platform.open(sqlite_settings)
     try:
@@ -186,7 +196,8 @@ def test_talent_with_references_and_who_sees_them(sqlite_studio: Studio) -> None
     assert bad_cursor.status_code == 422 and error_code(bad_cursor) == "page.bad_cursor"
 
 
-def test_vendor_governance_and_who_sees_it(studio: Studio) -> None:
+def test_vendor_governance_and_who_sees_it(unvetted_studio: Studio) -> None:
+    studio = unvetted_studio
     legal, vendor = studio.client("legal"), studio.client("vendor")
     lumen = f"{API}/vendors/{studio.lumen_vendor_id}"
     studio_vendor = studio.client("admin").get(f"{API}/vendors").json()

@@ -21,7 +21,8 @@ from tests.expect import refused
 from tests.world import World
 
 
-def test_every_request_is_disclosed_and_listed_in_the_days_digest(world: World) -> None:
+def test_every_request_is_disclosed_and_listed_in_the_days_digest(vetted_world: World) -> None:
+    world = vetted_world
     with world.platform.db.transaction() as conn:
         assert set_studio_contact(conn, world.production.id, " ai-desk@studio.example ") == (
             "ai-desk@studio.example"

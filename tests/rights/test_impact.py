@@ -25,7 +25,8 @@ def _de_aging(world: World, *talent: str) -> RequestDetail:
     return runs.run_request(world.platform, waiting.request.id)
 
 
-def test_revocation_impact_splits_delivered_from_not_yet_delivered(world: World) -> None:
+def test_revocation_impact_splits_delivered_from_not_yet_delivered(vetted_world: World) -> None:
+    world = vetted_world
     maya = world.consented.id
     with world.platform.db.read() as conn:
         (consent,) = consents_for(conn, world.production.id, [maya])
@@ -61,7 +62,8 @@ def test_revocation_impact_splits_delivered_from_not_yet_delivered(world: World)
     assert denied.request.id not in listed and plain.request.id not in listed
 
 
-def test_impact_names_other_consents_that_still_cover_a_request(world: World) -> None:
+def test_impact_names_other_consents_that_still_cover_a_request(vetted_world: World) -> None:
+    world = vetted_world
     maya = world.consented.id
     with world.platform.db.transaction() as conn:
         (first,) = consents_for(conn, world.production.id, [maya])
