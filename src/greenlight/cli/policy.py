@@ -343,8 +343,9 @@ def print_report(report: WhatIf, current_version: str, limit: int) -> None:
     )
     table = Table()
     table.add_column("request", no_wrap=True)  # ids are copied whole, never folded
-    for column in ("now", "would be", "why"):
-        table.add_column(column)
+    for column in ("now", "would be"):
+        table.add_column(column, overflow="fold")  # rule ids are long single words
+    table.add_column("why")
     for change in report.changes[:limit]:
         table.add_row(
             escape(change.request_id),
