@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from greenlight.backends import backend_for
 from greenlight.core.enums import RequestState, Verdict
-from greenlight.core.errors import Conflict, Forbidden, NotFound
+from greenlight.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from greenlight.core.models import Consent, RequestDetail
 from greenlight.core.settings import Settings
 from greenlight.engine import requests, runs
@@ -206,6 +208,33 @@ def test_work_running_when_the_consent_is_revoked_is_flagged_not_moved(world: Wo
     assert after.events[-1].event_type == "revocation.pending_run"
 
 
+class _RevokedMidRun:
+    """The real inpainting backend, during whose run legal revokes the consent."""
+
+    def __init__(self, world: World, consent: Consent) -> None:
+        self.world, self.consent = world, consent
+        self.inner = backend_for("inpaint")
+
+    def check(self, inputs: Any, parameters: Any) -> dict[str, Any]:
+        return self.inner.check(inputs, parameters)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        _revoke(self.world, self.consent)
+        return self.inner.run(*args, **kwargs)
+
+
+def test_outputs_of_a_run_whose_consent_was_revoked_meanwhile_are_quarantined(
+    world: World,
+) -> None:
+    consent = _maya_consent(world)
+    queued = _queued(world)
+    world.platform.backends = lambda name: _RevokedMidRun(world, consent)  # type: ignore[assignment,return-value]
+    finished = runs.run_request(world.platform, queued.request.id)
+    assert finished.request.state is RequestState.QUARANTINED
+    assert finished.events[-1].event_type == "revocation.quarantined"
+    assert len(finished.outputs) == 1  # kept, signed, held for legal
+
+
 def test_an_iteration_sent_back_for_changes_keeps_its_state_and_is_flagged(
     world: World,
 ) -> None:
@@ -274,3 +303,21 @@ def test_only_legal_or_an_admin_revokes_and_a_refusal_writes_nothing(world: Worl
         ).scalar_one()
         queued_jobs = conn.execute(select(func.count()).select_from(jobs)).scalar_one()
     assert revoked_at is None and queued_jobs == 0
+
+
+def test_legal_releases_quarantined_outputs_with_a_written_reason(world: World) -> None:
+    consent = _maya_consent(world)
+    made = _in_review(world)
+    _revoke(world, consent)
+    request_id = made.request.id
+    with refused("clearance.not_legal", Forbidden):
+        requests.clear(world.platform, world.access("showrunner"), request_id, "fine")
+    with refused("clearance.note_required", InvalidInput):
+        requests.clear(world.platform, world.access("legal"), request_id, "  ")
+    cleared = requests.clear(
+        world.platform, world.access("legal"), request_id, "Maya signed a new rider on the 21st"
+    )
+    assert cleared.request.state is RequestState.IN_REVIEW
+    assert cleared.events[-1].event_type == "likeness.cleared_by_legal"
+    with refused("clearance.not_quarantined", Conflict):
+        requests.clear(world.platform, world.access("legal"), request_id, "again")

@@ -1040,6 +1040,19 @@ def requests_review(
         _print_detail(platform, detail)
 
 
+@requests_app.command("clear")
+@friendly_errors
+def requests_clear(
+    request_id: Annotated[str, typer.Argument(help="The quarantined request.")],
+    as_: ActAs,
+    note: Annotated[str, typer.Option(help="Why its outputs may go on to review.")],
+) -> None:
+    """Release a quarantined request's outputs to review (the production's legal team)."""
+    with _opened(settings()) as platform:
+        detail = flow.clear(platform, _acting(platform, as_), request_id, note)
+        _print_detail(platform, detail)
+
+
 @requests_app.command("deliver")
 @friendly_errors
 def requests_deliver(

@@ -49,6 +49,7 @@ from greenlight.provenance import prompt_digest
 from greenlight.rights import disclosure_row, get_tool
 from greenlight.store.schema import (
     approvals,
+    consents,
     deliveries,
     disclosures,
     generation_requests,
@@ -213,12 +214,14 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
     if job is not None:
         rows[jobs] = [{**job.model_dump(exclude={"runs"}), "created_at": now, "updated_at": now}]
     guard = None
-    if draft.previous_request_id is not None:
+    if draft.previous_request_id is not None or covered:
         previous = draft.previous_request_id
 
         def guard(conn: Connection) -> None:
-            # Checked under the write lock: two requests must not both follow one iteration.
+            # Checked under the write lock: two requests must not both follow one
+            # iteration, and a consent revoked since the judging voids the judgement.
             _iteration(conn, draft.production_id, previous)
+            _still_in_force(conn, covered)
 
     return Submission(
         unit=NewRows(rows=rows, request_id=request_id, events=(submitted, judged), guard=guard),
@@ -302,6 +305,22 @@ def _gather(
         now=now,
     )
     return _Gathered(document, tool, talent, consents, inputs, parameters, iteration, now)
+
+
+def _still_in_force(conn: Connection, consent_ids: Sequence[str]) -> None:
+    if not consent_ids:
+        return
+    revoked = conn.execute(
+        select(consents.c.id).where(
+            consents.c.id.in_(consent_ids), consents.c.revoked_at.is_not(None)
+        )
+    ).first()
+    if revoked is not None:
+        raise Conflict(
+            f"Consent {revoked.id} was revoked while this request was being judged; "
+            "submit it again to have it judged without that consent.",
+            code="request.consent_revoked",
+        )
 
 
 def _request_row(request: GenerationRequest) -> dict[str, Any]:
@@ -534,6 +553,40 @@ def review(
         )
 
 
+def clear(platform: Platform, access: Access, request_id: str, note: str) -> RequestDetail:
+    """Legal releases a quarantined request's outputs to review, saying why in writing.
+
+    Quarantine holds outputs that show a performer without covering consent, or
+    whose consent was revoked; only the production's legal team lets them go on
+    (after a new consent is recorded, say), and the note is on the record.
+    """
+    note = note.strip()
+    with platform.db.transaction() as conn:
+        request = _request_at(
+            conn, access, request_id, RequestState.QUARANTINED, "clearance.not_quarantined"
+        )
+        if Role.LEGAL not in access.roles_in(request.production_id):
+            raise Forbidden(
+                "Only the production's legal team releases quarantined outputs.",
+                code="clearance.not_legal",
+                reason="role",
+            )
+        if not note:
+            raise InvalidInput(
+                "Say in the note why the outputs may go on (a new consent, a false match...).",
+                code="clearance.note_required",
+            )
+        return _step_on_outputs(
+            conn,
+            platform,
+            access,
+            request_id,
+            Step.LEGAL_CLEARED,
+            subjects={},
+            payload={"note": note},
+        )
+
+
 def deliver(
     platform: Platform, access: Access, request_id: str, destination: str, note: str = ""
 ) -> RequestDetail:
@@ -584,6 +637,7 @@ _STATE_WANTED = {
     RequestState.AWAITING_APPROVAL: "awaiting approval",
     RequestState.IN_REVIEW: "in review (only outputs in review can be reviewed)",
     RequestState.ACCEPTED: "accepted (only accepted outputs are delivered)",
+    RequestState.QUARANTINED: "quarantined (only held outputs are cleared)",
 }
 
 

@@ -37,7 +37,7 @@ from greenlight.provenance import (
     sign_asset,
 )
 from greenlight.rights import consents_for, get_tool
-from greenlight.store.schema import jobs, runs
+from greenlight.store.schema import consents, jobs, runs
 
 WORKER = "system:worker"
 # The ledger events that let work start: the grant a credential points back to.
@@ -119,8 +119,19 @@ def _start(platform: Platform, request_id: str, actor: str) -> _Started:
             )
         )
         inputs = [(asset_store.load_asset(conn, i.asset_id), i.part) for i in request.inputs]
-        consents = consents_for(conn, request.production_id, request.talent_ids)
-        covered = [c for c in consents if c.covers(request.use_case, utcnow())]
+        on_record = consents_for(conn, request.production_id, request.talent_ids)
+        now = utcnow()
+        covered = [
+            c
+            for c in on_record
+            if c.covers(
+                request.use_case,
+                now,
+                production_id=request.production_id,
+                medium=request.disclosure.medium,
+                territory=request.disclosure.territory,
+            )
+        ]
         decision = detail.decision
         assert decision is not None  # a queued request has been judged
         governance = Governance(
@@ -243,8 +254,32 @@ def _finish(
                     ],
                 },
             )
-            _scanned(conn, platform, request_id, scan, actor)
+            revoked = _revoked_since(conn, started.governance.consent_ids)
+            if revoked:
+                # A consent it ran under was revoked while it ran: hold the outputs for legal.
+                advance(
+                    conn,
+                    platform.ledger,
+                    request_id,
+                    Step.CONSENT_REVOKED,
+                    actor=actor,
+                    payload={"consents": revoked, "while": "running"},
+                )
+            else:
+                _scanned(conn, platform, request_id, scan, actor)
             return load_detail(conn, request_id)
+
+
+def _revoked_since(conn: Any, consent_ids: tuple[str, ...]) -> list[str]:
+    """Which of the consents a run started under have been revoked since."""
+    if not consent_ids:
+        return []
+    rows = conn.execute(
+        select(consents.c.id).where(
+            consents.c.id.in_(consent_ids), consents.c.revoked_at.is_not(None)
+        )
+    )
+    return sorted(r.id for r in rows)
 
 
 def _scanned(conn: Any, platform: Platform, request_id: str, scan: ScanResult, actor: str) -> None:

@@ -490,7 +490,7 @@ jobs = Table(
     metadata,
     _id(),
     _ref("request_id", "generation_requests.id"),
-    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("state", String(16), nullable=False),  # queued | running | done | failed | cancelled
     Column("attempts", Integer, nullable=False),
     _created(),
     Column("updated_at", UTCDateTime(), nullable=False),

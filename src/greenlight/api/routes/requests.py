@@ -214,6 +214,39 @@ def approve(
     return once(platform, access.person.id, key, work)
 
 
+class ClearanceDraft(BaseModel):
+    """Legal's written reason for releasing quarantined outputs to review."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=5000)
+
+
+@router.post(
+    "/requests/{request_id}/clearance",
+    response_model=RequestDetail,
+    status_code=status.HTTP_201_CREATED,
+)
+def clear(
+    request_id: str,
+    body: ClearanceDraft,
+    access: CurrentAccess,
+    platform: PlatformDep,
+    key: OptionalKey,
+) -> Response:
+    """Legal releases a ``quarantined`` request's outputs to ``in_review``, with a note.
+
+    Outputs are quarantined when they show a performer without covering consent
+    or when a consent they relied on was revoked. Only the production's legal
+    team clears them (403 ``clearance.not_legal``); another state is 409.
+    """
+
+    def work() -> tuple[int, BaseModel]:
+        return status.HTTP_201_CREATED, flow.clear(platform, access, request_id, body.note)
+
+    return once(platform, access.person.id, key, work)
+
+
 @router.post(
     "/requests/{request_id}/reviews",
     response_model=RequestDetail,
