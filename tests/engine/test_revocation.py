@@ -19,7 +19,7 @@ from greenlight.engine import requests, runs
 from greenlight.engine.lifecycle import Step, advance
 from greenlight.engine.platform import Platform
 from greenlight.engine.revocation import Action, RevocationOutcome, revoke
-from greenlight.rights import consents_for, record_consent
+from greenlight.rights import affected_by_revocation, consents_for, record_consent
 from greenlight.store.schema import consents, jobs, ledger_entries, request_events
 from tests.expect import refused
 from tests.rights import drafts
@@ -321,3 +321,14 @@ def test_legal_releases_quarantined_outputs_with_a_written_reason(world: World) 
     assert cleared.events[-1].event_type == "likeness.cleared_by_legal"
     with refused("clearance.not_quarantined", Conflict):
         requests.clear(world.platform, world.access("legal"), request_id, "again")
+
+
+def test_the_impact_report_still_lists_work_the_revocation_denied(world: World) -> None:
+    consent = _maya_consent(world)
+    waiting = _de_aging(world)
+    _revoke(world, consent)
+    with world.platform.db.read() as conn:
+        impact = affected_by_revocation(conn, consent.id)
+    assert [(a.request_id, a.state) for a in impact.not_delivered] == [
+        (waiting.request.id, RequestState.DENIED)
+    ]

@@ -4,8 +4,8 @@ A request relied on a consent when its policy decision did: the policy's ledger
 event (``policy.allowed``, ``policy.needs_approval``, ``policy.denied``) lists
 the consents that covered the use at that moment. Only requests that reference
 the consent's performer on one of its productions can have, so those are the
-only ledger entries read. A denied request is left out: nothing was made and
-nothing can be.
+only ledger entries read. A request the policy denied is left out (nothing was
+made and nothing can be); one denied by this revocation stays in the report.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from greenlight.core.enums import RequestState
 from greenlight.core.models import AffectedOutput, AffectedRequest, RevocationImpact
@@ -29,6 +29,8 @@ from greenlight.store.schema import (
 
 # The ledger events that carry a decision's covered consents.
 POLICY_EVENTS = ("policy.allowed", "policy.needs_approval", "policy.denied")
+# The event of a request a revocation stopped before it ran (engine/revocation.py).
+REVOCATION_DENIED = "revocation.denied"
 
 
 def affected_by_revocation(conn: Connection, consent_id: str) -> RevocationImpact:
@@ -47,7 +49,14 @@ def affected_by_revocation(conn: Connection, consent_id: str) -> RevocationImpac
         .where(
             request_talent.c.talent_id == consent.talent_id,
             r.production_id.in_(list(consent.covered_productions)),
-            r.state != RequestState.DENIED.value,
+            or_(
+                r.state != RequestState.DENIED.value,
+                r.id.in_(
+                    select(request_events.c.request_id).where(
+                        request_events.c.event_type == REVOCATION_DENIED
+                    )
+                ),
+            ),
         )
         .order_by(r.id)
     ).all()
