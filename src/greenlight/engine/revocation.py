@@ -10,15 +10,13 @@ is dealt with in the same transaction, each request by where it stands:
 awaiting_approval, queued                  ``consent_revoked`` -> denied; a queued
                                            job is cancelled (nothing was made yet)
 generated, in_review, accepted             ``consent_revoked`` -> quarantined: the
-                                           outputs are held for legal; the table's
-                                           ``legal_cleared`` step returns them to
-                                           review (no command offers it yet)
+                                           outputs are held until legal clears them
+                                           (:func:`requests.clear`) back to review
 delivered                                  stays delivered (delivery is final); a
                                            ``revocation.legal_review`` event flags it
 running                                    stays running; a ``revocation.pending_run``
-                                           event flags it. The run's own end does not
-                                           look at the flag yet, so legal must check
-                                           it once it finishes
+                                           event flags it, and when the run ends its
+                                           outputs go to quarantine, not review
 quarantined, changes_requested, rejected   stay (final, or held already); a
                                            ``revocation.flagged`` event marks outputs
                                            that were made but never delivered
