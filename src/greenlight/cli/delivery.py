@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from greenlight.cli._common import console, friendly_errors, settings
-from greenlight.cli.platform import ReadAs, _opened, _reading
+from greenlight.cli._opening import ReadAs, opened, reading_as
 from greenlight.core.errors import InvalidInput
 from greenlight.engine.delivery import verify_bundle, write_bundle
 
@@ -31,8 +31,8 @@ def bundle(
         raise InvalidInput(
             f"{output} already exists; name a new file.", code="delivery.output_exists"
         )
-    with _opened(settings()) as platform:
-        access = _reading(platform, read_as)
+    with opened(settings()) as platform:
+        access = reading_as(platform, read_as)
         partial = output.with_name(output.name + ".partial")
         try:
             with partial.open("wb") as out:

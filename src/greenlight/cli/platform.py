@@ -19,15 +19,12 @@ import socket
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
-from rich import box
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
@@ -36,18 +33,25 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from greenlight.accounts import (
-    Access,
     create_api_token,
     create_person,
-    find_person,
     get_person,
     grant_role,
     list_memberships,
     list_people,
-    load_access,
 )
 from greenlight.cli._common import console, err_console, friendly_errors, settings
-from greenlight.core.clock import utcnow
+from greenlight.cli._opening import (
+    ActAs,
+    ReadAs,
+    acting_as,
+    find_tool,
+    opened,
+    person_signing_in_as,
+    plain_table,
+    reading_as,
+    validated,
+)
 from greenlight.core.enums import (
     CREATIVE_LEADS,
     REVIEWERS,
@@ -80,7 +84,7 @@ from greenlight.ledger import Integrator, verify_log
 from greenlight.productions import create_production, find_production, list_productions
 from greenlight.productions import list_shots as production_shots
 from greenlight.provenance import SigningIdentity, TrustAnchors, read_credentials
-from greenlight.rights import get_tool, get_vendor, list_talent, list_tools, list_vendors
+from greenlight.rights import get_tool, get_vendor, list_talent, list_vendors
 from greenlight.workflows import CAST, SCENARIO_STEPS, DemoRow, reset_demo_data, run_scenario, seed
 
 users_app = typer.Typer(
@@ -99,104 +103,14 @@ assets_app = typer.Typer(help="Uploaded and generated files.", no_args_is_help=T
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8321
-# Who reads without --as: the operator, who holds the data directory anyway.
-_OPERATOR = Person(
-    id="operator",
-    email="operator@localhost",
-    name="the operator",
-    is_admin=True,
-    created_at=utcnow(),
-)
-Model = TypeVar("Model", bound=BaseModel)
 _PART = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _DECISION_STYLE = {"allow": "green", "needs_approval": "yellow", "deny": "red"}
 
 
-def _table(
-    *columns: str,
-    title: str | None = None,
-    whole: Collection[str] = ("request", "state"),
-    right: Collection[str] = (),
-) -> Table:
-    """A plain table: a header rule, no frame; long values fold rather than get cut,
-    except the ``whole`` columns (ids people copy), which never break."""
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
-    )
-    for column in columns:
-        table.add_column(
-            column,
-            overflow="fold",
-            no_wrap=column in whole,
-            justify="right" if column in right else "left",
-        )
-    return table
-
-
-ActAs = Annotated[
-    str,
-    typer.Option(
-        "--as",
-        envvar="GREENLIGHT_USER",
-        show_envvar=True,
-        help="Email of the person to act as; their roles decide what is allowed.",
-    ),
-]
-ReadAs = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        envvar="GREENLIGHT_USER",
-        show_envvar=True,
-        help="Read as this person (email), seeing only what they may; default: everything.",
-    ),
-]
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
 
 
 # --- opening the installation ---------------------------------------------------
-
-
-@contextmanager
-def _opened(config: Settings, *, setup: bool = False) -> Iterator[Platform]:
-    """The platform in ``config``; unless ``setup``, refuse a data dir never initialised."""
-    if not setup:
-        _require_installed(config)
-    platform = Platform.open(config, create_identity=setup)
-    try:
-        yield platform
-    finally:
-        platform.close()
-
-
-def _require_installed(config: Settings) -> None:
-    url = make_url(config.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        raise NotFound(
-            f"There is no Greenlight installation in {config.data_dir}; run `greenlight init` "
-            "(or `greenlight demo`), or point GREENLIGHT_DATA_DIR at an existing one.",
-            code="cli.not_initialised",
-        )
-
-
-def _person(conn: Connection, email: str) -> Person:
-    person = find_person(conn, email)
-    if person is None:
-        raise NotFound(
-            f"Nobody signs in as {email}; add them with "
-            f"`greenlight users create --email {email} --name ...`.",
-            code="person.not_found",
-        )
-    return person
-
-
-def _acting(platform: Platform, email: str) -> Access:
-    with platform.db.read() as conn:
-        return load_access(conn, _person(conn, email))
-
-
-def _reading(platform: Platform, email: str | None) -> Access:
-    return Access(person=_OPERATOR) if email is None else _acting(platform, email)
 
 
 def _show_database(config: Settings) -> str:
@@ -229,7 +143,7 @@ def init(
         identity_was = "kept"
     except NotFound:
         identity_was = "created"
-    with _opened(config, setup=True) as platform:
+    with opened(config, setup=True) as platform:
         console.print(f"data directory    {escape(str(config.data_dir))}", highlight=False)
         console.print(
             f"database          {escape(_show_database(config))} (schema up to date)",
@@ -284,7 +198,7 @@ def serve(
     port: Port = DEFAULT_PORT,
 ) -> None:
     """Serve the API and the web pages, signing ledger checkpoints in the background."""
-    with _opened(settings()) as platform:
+    with opened(settings()) as platform:
         _serve(platform, host, port)
 
 
@@ -348,7 +262,7 @@ def demo(
     if serve_after:  # before the work, not after it
         _require_free_port(DEFAULT_HOST, port)
     console.print(reset_demo_data(config), highlight=False)
-    with _opened(config, setup=True) as platform:
+    with opened(config, setup=True) as platform:
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -426,7 +340,7 @@ def _summary(rows: list[DemoRow], width: int) -> RenderableType:
             )
         return Group(*lines)
     columns = ("request", "what it shows", "decision", "state", "out", "ledger")
-    table = _table(*columns, title=title, right=("out", "ledger"))
+    table = plain_table(*columns, title=title, right=("out", "ledger"))
     for row in rows:
         table.add_row(
             row.request_id,
@@ -440,7 +354,9 @@ def _summary(rows: list[DemoRow], width: int) -> RenderableType:
 
 
 def _logins(password: str) -> Table:
-    table = _table("role", "name", "email", title=f"[bold]People[/] (every password is {password})")
+    table = plain_table(
+        "role", "name", "email", title=f"[bold]People[/] (every password is {password})"
+    )
     for member in CAST:
         role = member.role.value if member.role else "platform admin"
         table.add_row(role + (" (Lumen Post)" if member.vendor else ""), member.name, member.email)
@@ -464,7 +380,7 @@ def users_create(
     ] = False,
 ) -> None:
     """Add a person who can sign in (password prompted twice unless --password-stdin)."""
-    with _opened(settings()) as platform:
+    with opened(settings()) as platform:
         password = None if no_password else _new_password(password_stdin)
         with platform.db.transaction() as conn:
             person = create_person(conn, email=email, name=name, password=password, is_admin=admin)
@@ -492,8 +408,8 @@ def users_grant(
             "The vendor role names the vendor the person works for; add --vendor NAME.",
             code="membership.vendor_required",
         )
-    with _opened(settings()) as platform, platform.db.transaction() as conn:
-        person = _person(conn, email)
+    with opened(settings()) as platform, platform.db.transaction() as conn:
+        person = person_signing_in_as(conn, email)
         found = find_production(conn, production)
         vendor_id = _vendor(conn, vendor).id if vendor else None
         grant_role(
@@ -513,8 +429,8 @@ def users_token(
     name: Annotated[str, typer.Option(help="What the token is for, e.g. 'nuke-plugin'.")],
 ) -> None:
     """Create an API token and print it once (it is stored only as a hash)."""
-    with _opened(settings()) as platform, platform.db.transaction() as conn:
-        person = _person(conn, email)
+    with opened(settings()) as platform, platform.db.transaction() as conn:
+        person = person_signing_in_as(conn, email)
         raw, token = create_api_token(conn, person.id, name)
     err_console.print(
         f"API token {token.id} '{escape(token.name)}' for {person.email}. It is shown only "
@@ -528,7 +444,7 @@ def users_token(
 @friendly_errors
 def users_list() -> None:
     """Everyone with an account and their roles."""
-    with _opened(settings()) as platform, platform.db.read() as conn:
+    with opened(settings()) as platform, platform.db.read() as conn:
         people = list_people(conn)
         codes = {p.id: p.code for p in list_productions(conn)}
         roles: dict[str, list[str]] = defaultdict(list)
@@ -536,7 +452,7 @@ def users_list() -> None:
             roles[membership.person_id].append(
                 f"{membership.role.value}@{codes.get(membership.production_id, '?')}"
             )
-    table = _table("email", "name", "roles")
+    table = plain_table("email", "name", "roles")
     for person in people:
         held = ([] if not person.is_admin else ["platform admin"]) + roles[person.id]
         table.add_row(person.email, escape(person.name), ", ".join(held) or "-")
@@ -560,13 +476,13 @@ def productions(ctx: typer.Context) -> None:
     """List productions with their episodes and requests by state."""
     if ctx.invoked_subcommand is not None:
         return
-    with _opened(settings()) as platform, platform.db.read() as conn:
+    with opened(settings()) as platform, platform.db.read() as conn:
         found = list_productions(conn)
         counts = flow.count_requests(conn)
     if not found:
         console.print("No productions yet; create one with `greenlight productions create`.")
         return
-    table = _table("code", "title", "kind", "episodes", "requests")
+    table = plain_table("code", "title", "kind", "episodes", "requests")
     for production in found:
         episodes = [e.number for e in production.episodes]
         span = f"{len(episodes)} ({min(episodes)}-{max(episodes)})" if episodes else "-"
@@ -602,26 +518,16 @@ def productions_create(
                 code="cli.bad_episode",
             )
         episodes.append(Episode(number=int(number), title=name.strip()))
-    draft = _validated(
+    draft = validated(
         ProductionDraft, {"code": code, "title": title, "kind": kind, "episodes": episodes}
     )
-    with _opened(settings()) as platform, platform.db.transaction() as conn:
+    with opened(settings()) as platform, platform.db.transaction() as conn:
         made = create_production(conn, draft)
     console.print(
         f"[green]created[/] {made.kind.value} {escape(made.title)} ({made.code}, {made.id}) "
         f"with {len(made.episodes)} episode(s). Add people with `greenlight users grant`.",
         highlight=False,
     )
-
-
-def _validated(model: type[Model], fields: dict[str, Any]) -> Model:
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidInput(f"Check the options: {problems}.", code="cli.invalid") from None
 
 
 # --- requests: reading ----------------------------------------------------------
@@ -796,8 +702,8 @@ def requests_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """A request with its decision, approvals, runs, outputs, reviews and ledger entries."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             detail = flow.get_request(conn, access, request_id)
         if as_json:
@@ -815,8 +721,8 @@ def requests_list(
     as_: ReadAs = None,
 ) -> None:
     """Requests, newest first."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             production_id = find_production(conn, production).id if production else None
             found, more = flow.list_requests(
@@ -829,9 +735,9 @@ def requests_list(
         return
     wide = console.width >= 120  # else: the id, what and the state, in 80 columns
     table = (
-        _table("request", "prod", "use case", "intent", "state", "asked by")
+        plain_table("request", "prod", "use case", "intent", "state", "asked by")
         if wide
-        else _table("request", "what", "state")
+        else plain_table("request", "what", "state")
     )
     for request in found:
         what = [request.use_case.value, request.intent.value]
@@ -890,11 +796,11 @@ def requests_submit(
     """
     files = [_input_spec(spec) for spec in input_ or []]
     parameters = _parameters(param or [])
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         with platform.db.read() as conn:
             found = find_production(conn, production)
-            tool_id = _tool(conn, tool).id
+            tool_id = find_tool(conn, tool).id
             shot_id = _shot(conn, found.id, shot).id if shot else None
             talent_ids = [_talent(conn, key) for key in talent or []]
         inputs = []
@@ -904,7 +810,7 @@ def requests_submit(
                     platform, access, found.id, path.name, stream, mimetypes.guess_type(path)[0]
                 )
             inputs.append(InputRef(asset_id=asset.id, part=part))
-        draft = _validated(
+        draft = validated(
             RequestDraft,
             {
                 "production_id": found.id,
@@ -963,23 +869,6 @@ def _parameters(items: list[str]) -> dict[str, Any]:
     return parameters
 
 
-def _tool(conn: Connection, key: str) -> Tool:
-    tools = list_tools(conn)
-    matches = [t for t in tools if t.id == key] or [
-        t for t in tools if t.name.casefold() == key.casefold()
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        versions = ", ".join(f"{t.name} {t.version} ({t.id})" for t in matches)
-        raise InvalidInput(
-            f"Several tools are called {key!r}: {versions}; give the id.",
-            code="cli.ambiguous_tool",
-        )
-    known = ", ".join(sorted({t.name for t in tools})) or "none yet"
-    raise NotFound(f"No tool {key!r}; registered tools: {known}.", code="tool.not_found")
-
-
 def _shot(conn: Connection, production_id: str, key: str) -> Shot:
     shots = production_shots(conn, production_id)
     for shot in shots:
@@ -1016,8 +905,8 @@ def requests_approve(
     ] = None,
 ) -> None:
     """Approve (or refuse) a request in one of your roles; it runs once fully approved."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         detail = flow.approve(
             platform, access, request_id, approved=not refuse, note=note, role=role
         )
@@ -1035,8 +924,8 @@ def requests_review(
     ] = "",
 ) -> None:
     """Accept, reject or ask for changes on a request's outputs."""
-    with _opened(settings()) as platform:
-        detail = flow.review(platform, _acting(platform, as_), request_id, verdict, note)
+    with opened(settings()) as platform:
+        detail = flow.review(platform, acting_as(platform, as_), request_id, verdict, note)
         _print_detail(platform, detail)
 
 
@@ -1048,8 +937,8 @@ def requests_clear(
     note: Annotated[str, typer.Option(help="Why its outputs may go on to review.")],
 ) -> None:
     """Release a quarantined request's outputs to review (the production's legal team)."""
-    with _opened(settings()) as platform:
-        detail = flow.clear(platform, _acting(platform, as_), request_id, note)
+    with opened(settings()) as platform:
+        detail = flow.clear(platform, acting_as(platform, as_), request_id, note)
         _print_detail(platform, detail)
 
 
@@ -1062,8 +951,8 @@ def requests_deliver(
     note: Annotated[str, typer.Option(help="Anything the recipient should know.")] = "",
 ) -> None:
     """Deliver an accepted request's outputs (recorded in the ledger)."""
-    with _opened(settings()) as platform:
-        detail = flow.deliver(platform, _acting(platform, as_), request_id, to, note)
+    with opened(settings()) as platform:
+        detail = flow.deliver(platform, acting_as(platform, as_), request_id, to, note)
         _print_detail(platform, detail)
 
 
@@ -1073,7 +962,7 @@ def requests_run(
     request_id: Annotated[str, typer.Argument(help="The queued request.")],
 ) -> None:
     """Run a queued request now, as the platform's worker would (exits 1 if it fails)."""
-    with _opened(settings()) as platform:
+    with opened(settings()) as platform:
         _show_run(platform, _run(platform, request_id))
 
 
@@ -1098,8 +987,8 @@ def assets_get(
     Exits 1 when a generated output's content credentials do not verify as Trusted.
     """
     config = settings()
-    with _opened(config) as platform:
-        access = _reading(platform, as_)
+    with opened(config) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             asset = asset_store.get_asset(conn, access, asset_id)
         target = Path(output or asset.filename)

@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from greenlight.cli._common import console, friendly_errors, settings
-from greenlight.cli.platform import _require_installed
+from greenlight.cli._opening import require_installed
 from greenlight.core.enums import Outcome
 from greenlight.core.errors import Conflict, InvalidInput
 from greenlight.core.settings import Settings
@@ -205,7 +205,7 @@ def kept_decisions(config: Settings) -> Iterator[Database]:
     Nothing is created or migrated: a database on an older schema is refused
     with the command that upgrades it.
     """
-    _require_installed(config)
+    require_installed(config)
     db = Database.open(config, migrate=False)
     try:
         with db.engine.connect() as conn:

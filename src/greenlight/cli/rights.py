@@ -22,14 +22,15 @@ from rich.markup import escape
 from sqlalchemy import Connection
 
 from greenlight.cli._common import console, friendly_errors, settings
-from greenlight.cli.platform import (
+from greenlight.cli._opening import (
     ActAs,
     ReadAs,
-    _acting,
-    _opened,
-    _reading,
-    _table,
-    _validated,
+    acting_as,
+    find_tool,
+    opened,
+    plain_table,
+    reading_as,
+    validated,
 )
 from greenlight.core.enums import ConsentKind, Hosting, Role, Severity, UseCase
 from greenlight.core.errors import Forbidden, InvalidInput, NotFound
@@ -42,7 +43,6 @@ from greenlight.core.models import (
     FindingDraft,
     ReferenceKind,
     Talent,
-    Tool,
     ToolDraft,
     Vendor,
     WatchlistDraft,
@@ -166,23 +166,6 @@ def _vendor(conn: Connection, key: str) -> Vendor:
     raise NotFound(f"No vendor {key!r}; registered vendors: {known}.", code="vendor.not_found")
 
 
-def _tool(conn: Connection, key: str) -> Tool:
-    tools = list_tools(conn)
-    matches = [t for t in tools if t.id == key] or [
-        t for t in tools if t.name.casefold() == key.casefold()
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        versions = ", ".join(f"{t.name} {t.version} ({t.id})" for t in matches)
-        raise InvalidInput(
-            f"Several tools are called {key!r}: {versions}; give the id.",
-            code="cli.ambiguous_tool",
-        )
-    known = ", ".join(sorted({t.name for t in tools})) or "none yet"
-    raise NotFound(f"No tool {key!r}; registered tools: {known}.", code="tool.not_found")
-
-
 # --- talent ------------------------------------------------------------------------
 
 
@@ -201,8 +184,8 @@ def talent_add(
     ] = False,
 ) -> None:
     """Register a performer (legal or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_talent_keeper()
         with platform.db.transaction() as conn:
             made = register_talent(
@@ -224,11 +207,11 @@ def talent_add(
 @friendly_errors
 def talent_list(as_: ReadAs = None) -> None:
     """Registered performers, by name."""
-    with _opened(settings()) as platform:
-        _reading(platform, as_)
+    with opened(settings()) as platform:
+        reading_as(platform, as_)
         with platform.db.read() as conn:
             found = list_talent(conn)
-    table = _table("talent", "name", "union", "status", "consent from", whole=("talent",))
+    table = plain_table("talent", "name", "union", "status", "consent from", whole=("talent",))
     for t in found:
         table.add_row(
             t.id,
@@ -249,8 +232,8 @@ def talent_show(
 ) -> None:
     """A performer, the consents they gave and (for legal, auditors and admins) their
     references."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             found = _performer(conn, performer)
             given = [
@@ -272,7 +255,7 @@ def talent_show(
     )
     console.print(_consent_table(given) if given else "No consents you can see.")
     if refs is not None:
-        table = _table("reference", "kind", "type", "file", "sha256", whole=("reference",))
+        table = plain_table("reference", "kind", "type", "file", "sha256", whole=("reference",))
         for r in refs:
             table.add_row(r.id, r.kind, r.media_type, escape(r.filename), r.sha256[:16])
         console.print(table if refs else "No reference photos or voice samples.")
@@ -287,8 +270,8 @@ def talent_reference(
     as_: ActAs,
 ) -> None:
     """Add a reference photo or voice sample (legal or admin), for likeness matching."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_talent_keeper()
         with platform.db.read() as conn:
             found = _performer(conn, performer)
@@ -320,8 +303,8 @@ def talent_withdraw(
     ] = None,
 ) -> None:
     """Withdraw a performer's references and erase their bytes (legal or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_talent_keeper()
         with platform.db.read() as conn:
             found = _performer(conn, performer)
@@ -333,7 +316,7 @@ def talent_withdraw(
 
 
 def _consent_table(consents: list[Consent]) -> Any:
-    table = _table(
+    table = plain_table(
         "consent", "kind", "use cases", "intended use", "scope", "term", "state", whole=("consent",)
     )
     now = datetime.now(UTC)
@@ -398,15 +381,15 @@ def consents_record(
     note: Annotated[str | None, typer.Option(help="Anything else worth keeping.")] = None,
 ) -> None:
     """Record a performer's written consent (legal on the productions, or an admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         with platform.db.read() as conn:
             main = find_production(conn, production).id
             others = [find_production(conn, p).id for p in also or []]
             performer = _performer(conn, talent)
         for production_id in dict.fromkeys([main, *others]):
             access.require_rights(production_id, code="consent.not_allowed")
-        draft = _validated(
+        draft = validated(
             ConsentDraft,
             {
                 "talent_id": performer.id,
@@ -445,8 +428,8 @@ def consents_list(
     as_: ReadAs = None,
 ) -> None:
     """The consents covering a production, newest first."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             production_id = find_production(conn, production).id
             access.require_read(production_id)
@@ -468,8 +451,8 @@ def consents_revoke(
     yet run is denied, outputs not yet delivered are quarantined for legal,
     delivered and running work is flagged for legal.
     """
-    with _opened(settings()) as platform:
-        outcome = revocation.revoke(platform, _acting(platform, as_), consent, reason=reason)
+    with opened(settings()) as platform:
+        outcome = revocation.revoke(platform, acting_as(platform, as_), consent, reason=reason)
     impact = outcome.impact
     console.print(
         f"[green]revoked[/] {consent}. {len(impact.not_delivered)} request(s) not yet "
@@ -509,8 +492,8 @@ def consents_impact(
     as_json: AsJson = False,
 ) -> None:
     """Every request that relied on a consent: not yet delivered, and delivered."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             found = get_consent(conn, consent)
             _on_any(found, access.require_rights_reader)
@@ -524,7 +507,9 @@ def consents_impact(
         ("Not yet delivered", impact.not_delivered),
         ("Delivered", impact.delivered),
     ):
-        table = _table("request", "state", "use case", "outputs", "still covered by", title=title)
+        table = plain_table(
+            "request", "state", "use case", "outputs", "still covered by", title=title
+        )
         for a in rows:
             table.add_row(
                 a.request_id,
@@ -545,8 +530,8 @@ def vendors_add(
     name: Annotated[str, typer.Argument(help="The vendor's name.")], as_: ActAs
 ) -> None:
     """Register a vendor (platform admins)."""
-    with _opened(settings()) as platform:
-        _acting(platform, as_).require_admin()
+    with opened(settings()) as platform:
+        acting_as(platform, as_).require_admin()
         with platform.db.transaction() as conn:
             made = create_vendor(conn, name)
     console.print(f"[green]registered[/] {escape(made.name)} ({made.id})", highlight=False)
@@ -556,11 +541,11 @@ def vendors_add(
 @friendly_errors
 def vendors_list(as_: ReadAs = None) -> None:
     """Registered vendors with their tools."""
-    with _opened(settings()) as platform:
-        _reading(platform, as_)
+    with opened(settings()) as platform:
+        reading_as(platform, as_)
         with platform.db.read() as conn:
             found = [(v, list_tools(conn, v.id)) for v in list_vendors(conn)]
-    table = _table("vendor", "name", "tools", whole=("vendor",))
+    table = plain_table("vendor", "name", "tools", whole=("vendor",))
     for vendor, tools in found:
         table.add_row(
             vendor.id, escape(vendor.name), ", ".join(f"{t.name} {t.version}" for t in tools) or "-"
@@ -582,7 +567,7 @@ def tools_add(
     ] = None,
 ) -> None:
     """Register one version of a vendor's tool (platform admins)."""
-    draft = _validated(
+    draft = validated(
         ToolDraft,
         {
             "name": name,
@@ -592,8 +577,8 @@ def tools_add(
             "use_cases": use_case,
         },
     )
-    with _opened(settings()) as platform:
-        _acting(platform, as_).require_admin()
+    with opened(settings()) as platform:
+        acting_as(platform, as_).require_admin()
         if backend is not None:
             platform.backends(backend)
         with platform.db.transaction() as conn:
@@ -611,8 +596,8 @@ def tools_list(
     as_: ReadAs = None,
 ) -> None:
     """Registered tools, or a production's allow-list."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             tools = list_tools(conn, _vendor(conn, vendor).id if vendor else None)
             if production is not None:
@@ -620,7 +605,7 @@ def tools_list(
                 access.require_read(production_id)
                 allowed = {a.tool_id for a in allowed_tools(conn, production_id)}
                 tools = [t for t in tools if t.id in allowed]
-    table = _table("tool", "name", "version", "hosting", "use cases", whole=("tool",))
+    table = plain_table("tool", "name", "version", "hosting", "use cases", whole=("tool",))
     for t in tools:
         table.add_row(
             t.id,
@@ -640,12 +625,12 @@ def tools_allow(
     as_: ActAs,
 ) -> None:
     """Put a tool on a production's allow-list (producer or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         with platform.db.transaction() as conn:
             production_id = find_production(conn, production).id
             access.require_allow_list(production_id)
-            found = _tool(conn, tool)
+            found = find_tool(conn, tool)
             allow_tool(conn, production_id, found.id, by=access.person.id)
     console.print(f"[green]allowed[/] {escape(found.name)} {found.version} on {production}")
 
@@ -658,12 +643,12 @@ def tools_disallow(
     as_: ActAs,
 ) -> None:
     """Take a tool off a production's allow-list (producer or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         with platform.db.transaction() as conn:
             production_id = find_production(conn, production).id
             access.require_allow_list(production_id)
-            found = _tool(conn, tool)
+            found = find_tool(conn, tool)
             disallow_tool(conn, production_id, found.id, by=access.person.id)
     console.print(f"[green]removed[/] {escape(found.name)} {found.version} from {production}")
 
@@ -678,12 +663,12 @@ def tools_standing(
     as_json: AsJson = False,
 ) -> None:
     """Where a tool stands on a production: attestation, allow-list, suspension."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             production_id = find_production(conn, production).id
             access.require_read(production_id)
-            found = _tool(conn, tool)
+            found = find_tool(conn, tool)
             access.require_vendor_visible(found.vendor_id)
             standing = tool_standing(
                 conn, found.id, production_id, _moment(at, "--at") if at else None
@@ -702,7 +687,7 @@ def tools_standing(
 
 
 def _attestation_table(found: list[Attestation]) -> Any:
-    table = _table(
+    table = plain_table(
         "attestation",
         "for",
         "trains on inputs",
@@ -761,15 +746,15 @@ def attestations_record(
                 code="cli.bad_source",
             )
         sources.append({"source": name.strip(), "licence": licence.strip()})
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_vendor_oversight()
         with platform.db.transaction() as conn:
             found = _vendor(conn, vendor)
-            draft = _validated(
+            draft = validated(
                 AttestationDraft,
                 {
-                    "tool_id": _tool(conn, tool).id if tool else None,
+                    "tool_id": find_tool(conn, tool).id if tool else None,
                     "training_data": sources,
                     "trains_on_inputs": trains_on_inputs,
                     "retains_data_days": retains_days,
@@ -794,8 +779,8 @@ def attestations_list(
     as_: ReadAs = None,
 ) -> None:
     """Attestations, newest first (a vendor's people see only their own vendor's)."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             vendor_id = _vendor(conn, vendor).id if vendor else None
             if vendor_id is not None:
@@ -803,7 +788,7 @@ def attestations_list(
             found = list_attestations(
                 conn,
                 vendor_id=vendor_id,
-                tool_id=_tool(conn, tool).id if tool else None,
+                tool_id=find_tool(conn, tool).id if tool else None,
                 vendors=access.visible_vendors(),
                 limit=200,
             )
@@ -835,15 +820,15 @@ def audits_schedule(
     note: Annotated[str, typer.Option(help="Scope or anything else.")] = "",
 ) -> None:
     """Schedule an audit (legal or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_vendor_oversight()
         with platform.db.transaction() as conn:
             found = _vendor(conn, vendor)
-            draft = _validated(
+            draft = validated(
                 AuditDraft,
                 {
-                    "tool_id": _tool(conn, tool).id if tool else None,
+                    "tool_id": find_tool(conn, tool).id if tool else None,
                     "scheduled_for": _day(on, "--date"),
                     "auditor": auditor,
                     "note": note,
@@ -863,12 +848,12 @@ def audits_finding(
     as_: ActAs,
 ) -> None:
     """Record an audit finding (legal or admin); an open critical one suspends the tool."""
-    draft = _validated(
+    draft = validated(
         FindingDraft,
         {"severity": severity, "description": description, "remediation": remediation},
     )
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_vendor_oversight()
         with platform.db.transaction() as conn:
             made = add_finding(conn, audit, draft, by=access.person.id)
@@ -883,8 +868,8 @@ def audits_remediate(
     as_: ActAs,
 ) -> None:
     """Mark a finding remediated (legal or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_vendor_oversight()
         with platform.db.transaction() as conn:
             finding_vendor(conn, finding)
@@ -902,8 +887,8 @@ def audits_complete(
     """Move an audit on: in progress, or completed (legal or admin)."""
     if status not in ("in_progress", "completed"):
         raise InvalidInput("--status is in_progress or completed.", code="cli.bad_status")
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         access.require_vendor_oversight()
         with platform.db.transaction() as conn:
             made = set_audit_status(conn, audit, cast(Literal["in_progress", "completed"], status))
@@ -917,8 +902,8 @@ def audits_list(
     as_: ReadAs = None,
 ) -> None:
     """Audits with their findings, newest first."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             vendor_id = _vendor(conn, vendor).id if vendor else None
             if vendor_id is not None:
@@ -948,12 +933,12 @@ def watchlist_add(
     note: Annotated[str, typer.Option(help="Why it is watched.")] = "",
 ) -> None:
     """Put a term on a production's watchlist (legal or admin)."""
-    draft = _validated(
+    draft = validated(
         WatchlistDraft,
         {"term": term, "category": category, "aliases": alias or [], "note": note},
     )
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         with platform.db.transaction() as conn:
             production_id = find_production(conn, production).id
             access.require_rights(production_id, code="watchlist.not_allowed")
@@ -965,13 +950,13 @@ def watchlist_add(
 @friendly_errors
 def watchlist_list(production: Production, as_: ReadAs = None) -> None:
     """A production's watchlist."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             production_id = find_production(conn, production).id
             access.require_read(production_id)
             found = watchlist_for(conn, production_id)
-    table = _table("entry", "term", "category", "aliases", "note", whole=("entry",))
+    table = plain_table("entry", "term", "category", "aliases", "note", whole=("entry",))
     for e in found:
         table.add_row(
             e.id,
@@ -989,8 +974,8 @@ def watchlist_remove(
     entry: Annotated[str, typer.Argument(help="The entry's id.")], as_: ActAs
 ) -> None:
     """Take an entry off its watchlist (legal or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         with platform.db.transaction() as conn:
             found = get_watch(conn, entry)
             access.require_rights(found.production_id, code="watchlist.not_allowed")
@@ -1010,8 +995,8 @@ def disclosures_digest(
     as_json: AsJson = False,
 ) -> None:
     """The requests disclosed to the studio on one day (default today, UTC)."""
-    with _opened(settings()) as platform:
-        access = _reading(platform, as_)
+    with opened(settings()) as platform:
+        access = reading_as(platform, as_)
         with platform.db.read() as conn:
             production_id = find_production(conn, production).id
             if Role.PRODUCER not in access.roles_in(production_id):
@@ -1027,7 +1012,7 @@ def disclosures_digest(
         highlight=False,
     )
     if digest.items:
-        table = _table("request", "time", "use case", "intent", "tool", "outcome", "state")
+        table = plain_table("request", "time", "use case", "intent", "tool", "outcome", "state")
         for i in digest.items:
             table.add_row(
                 i.request_id,
@@ -1051,8 +1036,8 @@ def disclosures_contact(
     as_: ActAs,
 ) -> None:
     """Name who at the studio hears of every request (producer or admin)."""
-    with _opened(settings()) as platform:
-        access = _acting(platform, as_)
+    with opened(settings()) as platform:
+        access = acting_as(platform, as_)
         with platform.db.transaction() as conn:
             production_id = find_production(conn, production).id
             access.require_manage(production_id)
