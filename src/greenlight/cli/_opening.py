@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 from greenlight.accounts import Access, find_person, load_access
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import InvalidInput, NotFound
-from greenlight.core.models import Person, Tool
+from greenlight.core.models import Person, Talent, Tool, Vendor
 from greenlight.core.settings import Settings
 from greenlight.engine.platform import Platform
-from greenlight.rights import list_tools
+from greenlight.rights import list_talent, list_tools, list_vendors
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -154,3 +154,25 @@ def find_tool(conn: Connection, key: str) -> Tool:
         )
     known = ", ".join(sorted({t.name for t in tools})) or "none yet"
     raise NotFound(f"No tool {key!r}; registered tools: {known}.", code="tool.not_found")
+
+
+def find_performer(conn: Connection, key: str) -> Talent:
+    """A registered performer by id or by name (any case)."""
+    performers = list_talent(conn)
+    for performer in performers:
+        if key == performer.id or key.casefold() == performer.name.casefold():
+            return performer
+    known = ", ".join(p.name for p in performers) or "none yet"
+    raise NotFound(
+        f"No registered performer {key!r}; registered: {known}.", code="talent.not_found"
+    )
+
+
+def find_vendor(conn: Connection, key: str) -> Vendor:
+    """A vendor by id or by name (any case)."""
+    found = list_vendors(conn)
+    for vendor in found:
+        if key == vendor.id or key.casefold() == vendor.name.casefold():
+            return vendor
+    known = ", ".join(v.name for v in found) or "none yet"
+    raise NotFound(f"No vendor {key!r}; registered vendors: {known}.", code="vendor.not_found")

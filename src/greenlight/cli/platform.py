@@ -45,7 +45,9 @@ from greenlight.cli._opening import (
     ActAs,
     ReadAs,
     acting_as,
+    find_performer,
     find_tool,
+    find_vendor,
     opened,
     person_signing_in_as,
     plain_table,
@@ -84,7 +86,7 @@ from greenlight.ledger import Integrator, verify_log
 from greenlight.productions import create_production, find_production, list_productions
 from greenlight.productions import list_shots as production_shots
 from greenlight.provenance import SigningIdentity, TrustAnchors, read_credentials
-from greenlight.rights import get_tool, get_vendor, list_talent, list_vendors
+from greenlight.rights import get_tool, get_vendor
 from greenlight.workflows import CAST, SCENARIO_STEPS, DemoRow, reset_demo_data, run_scenario, seed
 
 users_app = typer.Typer(
@@ -411,7 +413,7 @@ def users_grant(
     with opened(settings()) as platform, platform.db.transaction() as conn:
         person = person_signing_in_as(conn, email)
         found = find_production(conn, production)
-        vendor_id = _vendor(conn, vendor).id if vendor else None
+        vendor_id = find_vendor(conn, vendor).id if vendor else None
         grant_role(
             conn, production_id=found.id, person_id=person.id, role=role, vendor_id=vendor_id
         )
@@ -457,14 +459,6 @@ def users_list() -> None:
         held = ([] if not person.is_admin else ["platform admin"]) + roles[person.id]
         table.add_row(person.email, escape(person.name), ", ".join(held) or "-")
     console.print(table)
-
-
-def _vendor(conn: Connection, key: str) -> Vendor:
-    for vendor in list_vendors(conn):
-        if key in (vendor.id, vendor.name) or key.casefold() == vendor.name.casefold():
-            return vendor
-    names = ", ".join(v.name for v in list_vendors(conn)) or "none yet"
-    raise NotFound(f"No vendor {key!r}; registered vendors: {names}.", code="vendor.not_found")
 
 
 # --- productions ------------------------------------------------------------------
@@ -802,7 +796,7 @@ def requests_submit(
             found = find_production(conn, production)
             tool_id = find_tool(conn, tool).id
             shot_id = _shot(conn, found.id, shot).id if shot else None
-            talent_ids = [_talent(conn, key) for key in talent or []]
+            talent_ids = [find_performer(conn, key).id for key in talent or []]
         inputs = []
         for path, part in files:
             with path.open("rb") as stream:
@@ -877,17 +871,6 @@ def _shot(conn: Connection, production_id: str, key: str) -> Shot:
     known = ", ".join(s.code for s in shots) or "none yet"
     raise NotFound(
         f"No shot {key!r} on this production; its shots: {known}.", code="shot.not_found"
-    )
-
-
-def _talent(conn: Connection, key: str) -> str:
-    performers = list_talent(conn)
-    for performer in performers:
-        if key == performer.id or key.casefold() == performer.name.casefold():
-            return performer.id
-    known = ", ".join(p.name for p in performers) or "none yet"
-    raise NotFound(
-        f"No registered performer {key!r}; registered: {known}.", code="talent.not_found"
     )
 
 

@@ -19,21 +19,22 @@ from typing import Annotated, Any, Literal, cast
 import typer
 from pydantic import BaseModel
 from rich.markup import escape
-from sqlalchemy import Connection
 
 from greenlight.cli._common import console, friendly_errors, settings
 from greenlight.cli._opening import (
     ActAs,
     ReadAs,
     acting_as,
+    find_performer,
     find_tool,
+    find_vendor,
     opened,
     plain_table,
     reading_as,
     validated,
 )
 from greenlight.core.enums import ConsentKind, Hosting, Role, Severity, UseCase
-from greenlight.core.errors import Forbidden, InvalidInput, NotFound
+from greenlight.core.errors import Forbidden, InvalidInput
 from greenlight.core.models import (
     Attestation,
     AttestationDraft,
@@ -42,9 +43,7 @@ from greenlight.core.models import (
     Consent,
     FindingDraft,
     ReferenceKind,
-    Talent,
     ToolDraft,
-    Vendor,
     WatchlistDraft,
 )
 from greenlight.engine import revocation
@@ -146,26 +145,6 @@ def _moment(value: str, option: str) -> datetime:
 # --- finding things by what people type ----------------------------------------------
 
 
-def _performer(conn: Connection, key: str) -> Talent:
-    performers = list_talent(conn)
-    for performer in performers:
-        if key == performer.id or key.casefold() == performer.name.casefold():
-            return performer
-    known = ", ".join(p.name for p in performers) or "none yet"
-    raise NotFound(
-        f"No registered performer {key!r}; registered: {known}.", code="talent.not_found"
-    )
-
-
-def _vendor(conn: Connection, key: str) -> Vendor:
-    found = list_vendors(conn)
-    for vendor in found:
-        if key == vendor.id or key.casefold() == vendor.name.casefold():
-            return vendor
-    known = ", ".join(v.name for v in found) or "none yet"
-    raise NotFound(f"No vendor {key!r}; registered vendors: {known}.", code="vendor.not_found")
-
-
 # --- talent ------------------------------------------------------------------------
 
 
@@ -235,7 +214,7 @@ def talent_show(
     with opened(settings()) as platform:
         access = reading_as(platform, as_)
         with platform.db.read() as conn:
-            found = _performer(conn, performer)
+            found = find_performer(conn, performer)
             given = [
                 c
                 for c in talent_consents(conn, found.id)
@@ -274,7 +253,7 @@ def talent_reference(
         access = acting_as(platform, as_)
         access.require_talent_keeper()
         with platform.db.read() as conn:
-            found = _performer(conn, performer)
+            found = find_performer(conn, performer)
         if kind not in ("photo", "voice"):
             raise InvalidInput("--kind is photo or voice.", code="reference.bad_kind")
         made = add_reference(
@@ -307,7 +286,7 @@ def talent_withdraw(
         access = acting_as(platform, as_)
         access.require_talent_keeper()
         with platform.db.read() as conn:
-            found = _performer(conn, performer)
+            found = find_performer(conn, performer)
         removed = remove_references(platform.db, platform.blobs, found.id, reference)
     console.print(f"[green]withdrew[/] {len(removed)} reference(s) of {escape(found.name)}.")
 
@@ -386,7 +365,7 @@ def consents_record(
         with platform.db.read() as conn:
             main = find_production(conn, production).id
             others = [find_production(conn, p).id for p in also or []]
-            performer = _performer(conn, talent)
+            performer = find_performer(conn, talent)
         for production_id in dict.fromkeys([main, *others]):
             access.require_rights(production_id, code="consent.not_allowed")
         draft = validated(
@@ -433,7 +412,7 @@ def consents_list(
         with platform.db.read() as conn:
             production_id = find_production(conn, production).id
             access.require_read(production_id)
-            talent_id = _performer(conn, talent).id if talent else None
+            talent_id = find_performer(conn, talent).id if talent else None
             found = list_consents(conn, production_id, talent_id=talent_id)
     console.print(_consent_table(found) if found else "No consents on record.")
 
@@ -582,7 +561,7 @@ def tools_add(
         if backend is not None:
             platform.backends(backend)
         with platform.db.transaction() as conn:
-            made = create_tool(conn, _vendor(conn, vendor).id, draft)
+            made = create_tool(conn, find_vendor(conn, vendor).id, draft)
     console.print(f"[green]registered[/] {escape(made.name)} {made.version} ({made.id})")
 
 
@@ -599,7 +578,7 @@ def tools_list(
     with opened(settings()) as platform:
         access = reading_as(platform, as_)
         with platform.db.read() as conn:
-            tools = list_tools(conn, _vendor(conn, vendor).id if vendor else None)
+            tools = list_tools(conn, find_vendor(conn, vendor).id if vendor else None)
             if production is not None:
                 production_id = find_production(conn, production).id
                 access.require_read(production_id)
@@ -750,7 +729,7 @@ def attestations_record(
         access = acting_as(platform, as_)
         access.require_vendor_oversight()
         with platform.db.transaction() as conn:
-            found = _vendor(conn, vendor)
+            found = find_vendor(conn, vendor)
             draft = validated(
                 AttestationDraft,
                 {
@@ -782,7 +761,7 @@ def attestations_list(
     with opened(settings()) as platform:
         access = reading_as(platform, as_)
         with platform.db.read() as conn:
-            vendor_id = _vendor(conn, vendor).id if vendor else None
+            vendor_id = find_vendor(conn, vendor).id if vendor else None
             if vendor_id is not None:
                 access.require_vendor_visible(vendor_id)
             found = list_attestations(
@@ -824,7 +803,7 @@ def audits_schedule(
         access = acting_as(platform, as_)
         access.require_vendor_oversight()
         with platform.db.transaction() as conn:
-            found = _vendor(conn, vendor)
+            found = find_vendor(conn, vendor)
             draft = validated(
                 AuditDraft,
                 {
@@ -905,7 +884,7 @@ def audits_list(
     with opened(settings()) as platform:
         access = reading_as(platform, as_)
         with platform.db.read() as conn:
-            vendor_id = _vendor(conn, vendor).id if vendor else None
+            vendor_id = find_vendor(conn, vendor).id if vendor else None
             if vendor_id is not None:
                 access.require_vendor_visible(vendor_id)
             found = list_audits(
