@@ -43,6 +43,7 @@ from greenlight.core.models import (
     Consent,
     FindingDraft,
     ReferenceKind,
+    Tool,
     ToolDraft,
     WatchlistDraft,
 )
@@ -604,13 +605,7 @@ def tools_allow(
     as_: ActAs,
 ) -> None:
     """Put a tool on a production's allow-list (producer or admin)."""
-    with opened(settings()) as platform:
-        access = acting_as(platform, as_)
-        with platform.db.transaction() as conn:
-            production_id = find_production(conn, production).id
-            access.require_allow_list(production_id)
-            found = find_tool(conn, tool)
-            allow_tool(conn, production_id, found.id, by=access.person.id)
+    found = _change_allow_list(tool, production, as_, allow=True)
     console.print(f"[green]allowed[/] {escape(found.name)} {found.version} on {production}")
 
 
@@ -622,14 +617,20 @@ def tools_disallow(
     as_: ActAs,
 ) -> None:
     """Take a tool off a production's allow-list (producer or admin)."""
+    found = _change_allow_list(tool, production, as_, allow=False)
+    console.print(f"[green]removed[/] {escape(found.name)} {found.version} from {production}")
+
+
+def _change_allow_list(tool: str, production: str, as_: str, *, allow: bool) -> Tool:
     with opened(settings()) as platform:
         access = acting_as(platform, as_)
         with platform.db.transaction() as conn:
             production_id = find_production(conn, production).id
             access.require_allow_list(production_id)
             found = find_tool(conn, tool)
-            disallow_tool(conn, production_id, found.id, by=access.person.id)
-    console.print(f"[green]removed[/] {escape(found.name)} {found.version} from {production}")
+            change = allow_tool if allow else disallow_tool
+            change(conn, production_id, found.id, by=access.person.id)
+    return found
 
 
 @tools_app.command("standing")

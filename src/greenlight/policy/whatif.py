@@ -25,11 +25,12 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection, Row, Text, cast, func, select
@@ -183,18 +184,11 @@ def what_if_file(
     if len(ranges) == 1:
         report = _judge_range(candidate, path, *ranges[0], batch)
     else:
-        report = WhatIf(candidate_version=candidate.version)
-        files, schema = candidate.files, candidate.schema
-        with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
-            parts = [
-                pool.submit(_judge_range_in_worker, files, schema, str(path), start, end, batch)
-                for start, end in ranges
-            ]
-            for part in parts:
-                result = part.result()
-                if isinstance(result, _Refusal):
-                    raise InvalidInput(result.message, code=result.code)
-                report.merge(result)
+        report = _fan_out(
+            candidate,
+            _judge_range_in_worker,
+            [(str(path), start, end, batch) for start, end in ranges],
+        )
     if current is not None:
         report.rule_changes = rule_changes(current, candidate)
     report.seconds = time.perf_counter() - started
@@ -228,22 +222,34 @@ def what_if_database(
         with db.read() as conn:
             report = _judge_stored(candidate, StoredDecisions(conn, *ranges[0], page=page), batch)
     else:
-        report = WhatIf(candidate_version=candidate.version)
-        files, schema = candidate.files, candidate.schema
         url = db.engine.url.render_as_string(hide_password=False)
-        with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
-            parts = [
-                pool.submit(_judge_keys_in_worker, files, schema, url, after, through, batch, page)
-                for after, through in ranges
-            ]
-            for part in parts:
-                result = part.result()
-                if isinstance(result, _Refusal):
-                    raise InvalidInput(result.message, code=result.code)
-                report.merge(result)
+        report = _fan_out(
+            candidate,
+            _judge_keys_in_worker,
+            [(url, after, through, batch, page) for after, through in ranges],
+        )
     if current is not None:
         report.rule_changes = rule_changes(current, candidate)
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def _fan_out(
+    candidate: CedarPolicy, work: Callable[..., WhatIf | _Refusal], shares: list[tuple[Any, ...]]
+) -> WhatIf:
+    """Run ``work(files, schema, *share)`` for each share in its own process; merge the parts.
+
+    Workers get the rule text, not the policy object, and load it themselves.
+    """
+    report = WhatIf(candidate_version=candidate.version)
+    files, schema = candidate.files, candidate.schema
+    with ProcessPoolExecutor(max_workers=len(shares)) as pool:
+        parts = [pool.submit(work, files, schema, *share) for share in shares]
+        for part in parts:
+            result = part.result()
+            if isinstance(result, _Refusal):
+                raise InvalidInput(result.message, code=result.code)
+            report.merge(result)
     return report
 
 
