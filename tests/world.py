@@ -7,6 +7,8 @@ world also exercises the registries it stands on.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +32,7 @@ from greenlight.core.models import (
     Tool,
     ToolDraft,
 )
+from greenlight.core.settings import Settings
 from greenlight.engine import assets
 from greenlight.engine.platform import Platform
 from greenlight.productions import create_production
@@ -135,6 +138,16 @@ class World:
         }
         fields.update(changes)
         return RequestDraft.model_validate(fields)
+
+
+@contextmanager
+def opened_platform(settings: Settings) -> Iterator[Platform]:
+    """The platform at ``settings``, closed afterwards (for fixtures)."""
+    platform = Platform.open(settings)
+    try:
+        yield platform
+    finally:
+        platform.close()
 
 
 def attest(conn: Connection, vendor_id: str, by: str, **changes: object) -> Attestation:

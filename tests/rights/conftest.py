@@ -11,35 +11,25 @@ from collections.abc import Iterator
 import pytest
 
 from greenlight.core.settings import Settings
-from greenlight.engine.platform import Platform
-from tests.world import World, build_world
+from tests.world import World, build_world, opened_platform
 
 
 @pytest.fixture
 def world(settings: Settings) -> Iterator[World]:
     """The seeded production on both databases."""
-    platform = Platform.open(settings)
-    try:
+    with opened_platform(settings) as platform:
         yield build_world(platform, vetted=False)
-    finally:
-        platform.close()
 
 
 @pytest.fixture
 def sqlite_world(sqlite_settings: Settings) -> Iterator[World]:
     """The seeded production on SQLite only, for rules that do not depend on the database."""
-    platform = Platform.open(sqlite_settings)
-    try:
+    with opened_platform(sqlite_settings) as platform:
         yield build_world(platform, vetted=False)
-    finally:
-        platform.close()
 
 
 @pytest.fixture
 def vetted_world(settings: Settings) -> Iterator[World]:
     """The seeded production with its vendors attested and tools allowed: ready for requests."""
-    platform = Platform.open(settings)
-    try:
+    with opened_platform(settings) as platform:
         yield build_world(platform)
-    finally:
-        platform.close()

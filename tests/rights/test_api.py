@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from greenlight.core import Settings
-from greenlight.engine.platform import Platform
 from tests.api.conftest import seed
 from tests.api.studio import API, Studio, cleanup_draft, error_code, plate_png, upload
+from tests.world import opened_platform
 
 LEGAL_USE = "Paint rig wires out of Ingrid's stunt shots in episode 101"
 
@@ -18,30 +18,21 @@ LEGAL_USE = "Paint rig wires out of Ingrid's stunt shots in episode 101"
 @pytest.fixture
 def studio(settings: Settings) -> Iterator[Studio]:
     """The API tests' Northern Lights, on SQLite and PostgreSQL."""
-    platform = Platform.open(settings)
-    try:
+    with opened_platform(settings) as platform:
         yield seed(platform)
-    finally:
-        platform.close()
 
 
 @pytest.fixture
 def unvetted_studio(settings: Settings) -> Iterator[Studio]:
     """Northern Lights before legal and the producer vetted anything."""
-    platform = Platform.open(settings)
-    try:
+    with opened_platform(settings) as platform:
         yield seed(platform, vetted=False)
-    finally:
-        platform.close()
 
 
 @pytest.fixture
 def sqlite_studio(sqlite_settings: Settings) -> Iterator[Studio]:
-    platform = Platform.open(sqlite_settings)
-    try:
+    with opened_platform(sqlite_settings) as platform:
         yield seed(platform)
-    finally:
-        platform.close()
 
 
 def _consent(studio: Studio, **changes: Any) -> dict[str, Any]:
