@@ -159,3 +159,23 @@ def test_a_consent_that_has_expired_no_longer_covers_de_aging(world: World) -> N
     assert expired.request.state is RequestState.DENIED
     assert expired.decision is not None
     assert "alteration-needs-consent" in expired.decision.rules
+
+
+def test_work_that_could_pass_for_real_events_needs_legal_and_a_creative_lead(
+    world: World,
+) -> None:
+    waiting = _submit(world, disclosure={"could_be_mistaken_for_real_events": True})
+    assert waiting.request.state is RequestState.AWAITING_APPROVAL
+    assert waiting.decision is not None
+    wanted = sorted(sorted(r.roles) for r in waiting.decision.required)
+    assert wanted == [["director", "showrunner"], ["legal"]]
+    request_id = waiting.request.id
+    after_legal = requests.approve(
+        world.platform, world.access("legal"), request_id, approved=True, note="Cleared: fiction"
+    )
+    assert after_legal.request.state is RequestState.AWAITING_APPROVAL  # one group still owed
+    both = requests.approve(
+        world.platform, world.access("showrunner"), request_id, approved=True, note="Go"
+    )
+    assert both.request.state is RequestState.QUEUED
+    assert [a.role for a in both.approvals] == ["legal", "showrunner"]
