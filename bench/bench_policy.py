@@ -249,7 +249,7 @@ def candidate_rules(folder: Path) -> Path:
         '@outcome("deny")\n'
         '@reason("Final deliverables may not be made with a public API tool.")\n'
         'forbid (principal, action == Action::"submit", resource)\n'
-        'when { context.intent == "final_deliverable" && context.tool.hosting == "public_api" };\n'
+        'when { context.intent == "final_deliverable" && context.tool_hosting == "public_api" };\n'
     )
     approvals = folder / "approvals.cedar"
     text = approvals.read_text()

@@ -92,17 +92,45 @@ def test_the_production_is_the_principal_and_the_tool_the_resource() -> None:
     assert query.action == {"type": "Action", "id": "submit"}
 
 
-def test_the_context_carries_the_declared_yes_answers_by_name() -> None:
+def test_the_context_flags_the_declared_yes_answers_by_name() -> None:
     context = build_query(rich_document()).context
-    assert context["declared"] == ["story_relevant", "given_to_writer"]
+    assert context["flags"] == ["story_relevant", "given_to_writer", "tool_allowed_on_production"]
     assert context["replica"] == "employment_based"
     assert context["alteration_purpose"] == "performance_change"
 
 
-def test_an_undeclared_purpose_stays_out_of_the_context() -> None:
+def test_a_harmless_use_sends_only_what_the_rules_read_every_time() -> None:
+    # No talent, no replica, no purpose, nothing declared, counted or missing:
+    # those facts are left out rather than sent as 0, [] or "none".
     context = build_query(document()).context
-    assert context["declared"] == []
-    assert "alteration_purpose" not in context
+    assert context == {
+        "use_case": "previs",
+        "intent": "temporary",
+        "flags": ["tool_allowed_on_production"],
+        "tool_hosting": "vendor_enclosed",
+        "tool_use_cases": [
+            "crowd_replication",
+            "de_aging",
+            "dubbing",
+            "marketing_art",
+            "previs",
+            "style_frames",
+            "subtitles",
+            "vfx_cleanup",
+        ],
+        "tool_attestation": "current",
+        "tool_trains_on_inputs": False,
+        "tool_retains_data_days": 0,
+        "tool_enclosed_environment": True,
+        "tool_certification": "TPN Gold",
+    }
+
+
+def test_the_tool_yes_no_facts_are_flags_that_hold_only_when_true() -> None:
+    off_list = build_query(document(tool=tool(allowed_on_production=False))).context
+    assert "tool_allowed_on_production" not in off_list["flags"]
+    suspended = build_query(document(tool=tool(suspended=True))).context
+    assert suspended["flags"] == ["tool_allowed_on_production", "tool_suspended"]
 
 
 def test_medium_and_territory_reach_the_rules_only_through_consent_scope() -> None:
@@ -140,8 +168,14 @@ def test_consent_gaps_name_each_kind_some_performer_lacks() -> None:
 
 def test_without_performers_no_consent_is_missing() -> None:
     context = build_query(document()).context
-    assert context["consent_missing"] == []
-    assert context["consent_not_from_estate"] == []
+    assert not {"talent", "consent_missing", "consent_not_from_estate"} & context.keys()
+
+
+def test_a_performer_with_every_consent_leaves_no_gap_in_the_context() -> None:
+    every_kind = [consent(MAYA, kind.value) for kind in ConsentKind]
+    context = build_query(document(talent=[MAYA], consents=every_kind)).context
+    assert context["talent"] == 1
+    assert not {"consent_missing", "consent_not_from_estate"} & context.keys()
 
 
 def test_a_performer_named_twice_counts_once() -> None:
@@ -153,25 +187,26 @@ def test_a_performer_named_twice_counts_once() -> None:
 
 
 def test_attested_facts_reach_the_rules_only_while_the_attestation_holds() -> None:
-    current = build_query(document()).context["tool"]
-    assert current["attestation"] == "current"
-    assert current["trains_on_inputs"] is False
-    assert current["retains_data_days"] == 0
-    assert current["enclosed_environment"] is True
-    assert current["certification"] == "TPN Gold"
+    current = build_query(document()).context
+    assert current["tool_attestation"] == "current"
+    assert current["tool_trains_on_inputs"] is False
+    assert current["tool_retains_data_days"] == 0
+    assert current["tool_enclosed_environment"] is True
+    assert current["tool_certification"] == "TPN Gold"
 
     lapsed = attestation(valid_from=NOW - timedelta(days=400), expires_at=NOW - timedelta(days=1))
-    expired = build_query(document(tool=tool(attestation=lapsed))).context["tool"]
-    assert expired["attestation"] == "expired"
-    assert not {"trains_on_inputs", "retains_data_days", "enclosed_environment"} & expired.keys()
+    expired = build_query(document(tool=tool(attestation=lapsed))).context
+    assert expired["tool_attestation"] == "expired"
+    attested = {"tool_trains_on_inputs", "tool_retains_data_days", "tool_enclosed_environment"}
+    assert not attested & expired.keys()
 
 
 def test_an_attested_fact_left_blank_is_absent_not_false() -> None:
     blank = attestation(trains_on_inputs=None, certification=None)
-    facts = build_query(document(tool=tool(attestation=blank))).context["tool"]
-    assert "trains_on_inputs" not in facts
-    assert "certification" not in facts
-    assert facts["retains_data_days"] == 0
+    facts = build_query(document(tool=tool(attestation=blank))).context
+    assert "tool_trains_on_inputs" not in facts
+    assert "tool_certification" not in facts
+    assert facts["tool_retains_data_days"] == 0
 
 
 @pytest.mark.parametrize(
@@ -196,6 +231,9 @@ def test_every_declarable_answer_is_a_yes_no_question_of_the_disclosure() -> Non
     assert "story_relevant" in DECLARABLE
     assert "replica" not in DECLARABLE and "medium" not in DECLARABLE
     assert VOCABULARY["consent_missing"] == frozenset(k.value for k in ConsentKind)
+    assert VOCABULARY["flags"] >= set(DECLARABLE) | {"tool_suspended"}
+    # Without a replica the fact is left out, so no rule may compare it with "none".
+    assert "none" not in VOCABULARY["replica"]
 
 
 def test_the_built_context_fits_the_schema_the_rules_were_checked_against(
@@ -203,7 +241,13 @@ def test_the_built_context_fits_the_schema_the_rules_were_checked_against(
 ) -> None:
     schema = cedarpy.Schema.from_str(policy.schema)
     permit_all = cedarpy.PolicySet.from_str("permit (principal, action, resource);")
-    for doc in (document(), rich_document(), document(tool=tool(attestation=None))):
+    suspended_and_reused = document(
+        talent=[MAYA],
+        consents=[consent(MAYA, kind.value) for kind in ConsentKind],
+        tool=tool(suspended=True, attestation=None),
+        third_party_ip=["Metropolis"],
+    )
+    for doc in (document(), rich_document(), suspended_and_reused):
         answer = cedarpy.is_authorized(
             build_query(doc).to_cedar(),
             permit_all,

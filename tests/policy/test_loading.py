@@ -87,7 +87,7 @@ def test_version_is_a_hash_of_names_and_text() -> None:
         (
             "an unknown fact read without has",
             '@id("x") @outcome("deny") @reason("r.")\n'
-            "forbid (principal, action, resource) when { context.tool.trains_on_inputs };",
+            "forbid (principal, action, resource) when { context.tool_trains_on_inputs };",
         ),
         (
             "a misspelt use case",
@@ -98,7 +98,7 @@ def test_version_is_a_hash_of_names_and_text() -> None:
             "a misspelt declared answer",
             '@id("x") @outcome("deny") @reason("r.")\n'
             "forbid (principal, action, resource)\n"
-            'when { context.declared.contains("key_creative") };',
+            'when { context.flags.contains("key_creative") };',
         ),
         (
             "a misspelt consent kind in a set",
@@ -207,7 +207,8 @@ def test_a_rule_that_errs_refuses_rather_than_being_skipped(rules: Path) -> None
     add(
         rules,
         '@id("overflowing") @outcome("deny") @reason("r.")\n'
-        "forbid (principal, action, resource) when { context.talent + 9223372036854775807 > 0 };",
+        "forbid (principal, action, resource)\n"
+        "when { context has talent && context.talent + 9223372036854775807 > 0 };",
     )
     ruling = CedarPolicy.load(rules).decide(document(talent=[MAYA]))
     assert ruling.outcome is Outcome.DENY

@@ -12,13 +12,17 @@ same facts therefore build the same query, which the what-if run relies on to
 judge each distinct situation once.
 
 All facts travel in the context and no entity graph is built. Cedar parses
-the context on every request at about a microsecond per value, more than the
-rules cost to evaluate, so the context is lean: the disclosure's yes-answers
-as one set of names rather than thirteen booleans, consent gaps as a set of
-kinds, counts rather than lists, and the declared medium and territory only
-through the consent gaps they decide. ``VOCABULARY`` names the words each string
-fact can hold, so the loader can refuse a rule that compares a fact with a
-word it can never hold.
+the context on every request at one to two microseconds per value (a nested
+record costs a few more), more than the rules cost to evaluate, so the context
+is lean and flat: the tool's facts sit beside the request's as ``tool_*``
+attributes; the yes/no facts are one set of ``flags`` holding only those that
+are true; consent gaps are sets of kinds; lists the rules only count are
+counts; and a fact that usually holds its empty value (no talent, no consent
+gap, no third-party work, no replica) is left out rather than sent as 0, [] or
+"none", so the rules ask ``context has talent`` before reading it. The
+declared medium and territory reach the rules only through the consent gaps
+they decide. ``VOCABULARY`` names the words each string fact can hold, so the
+loader can refuse a rule that compares a fact with a word it can never hold.
 """
 
 from __future__ import annotations
@@ -41,19 +45,22 @@ from greenlight.policy.document import (
 
 ACTION = "submit"
 _KINDS = tuple(ConsentKind)
-# The disclosure's yes/no answers, by field name: a yes puts the name in `declared`.
+# The disclosure's yes/no answers, by field name: a yes puts the name in `flags`.
 DECLARABLE = tuple(name for name, f in Disclosure.model_fields.items() if f.annotation is bool)
+# The tool's yes/no registry facts, flagged under these names when true.
+TOOL_FLAGS = ("tool_allowed_on_production", "tool_suspended")
 ATTESTATION_STATES = ("current", "expired", "not_yet_valid", "none")
 
 VOCABULARY: dict[str, frozenset[str]] = {
     "use_case": frozenset(UseCase),
     "intent": frozenset(Intent),
-    "declared": frozenset(DECLARABLE),
-    "replica": frozenset(Replica),
+    "flags": frozenset(DECLARABLE + TOOL_FLAGS),
+    # Without a replica the fact is absent, so a rule never compares it with "none".
+    "replica": frozenset(Replica) - {Replica.NONE},
     "alteration_purpose": frozenset(AlterationPurpose),
-    "tool.hosting": frozenset(Hosting),
-    "tool.use_cases": frozenset(UseCase),
-    "tool.attestation": frozenset(ATTESTATION_STATES),
+    "tool_hosting": frozenset(Hosting),
+    "tool_use_cases": frozenset(UseCase),
+    "tool_attestation": frozenset(ATTESTATION_STATES),
     "consent_missing": frozenset(ConsentKind),
     "consent_not_from_estate": frozenset(ConsentKind),
 }
@@ -94,38 +101,52 @@ def build_query(document: PolicyDocument) -> CedarQuery:
     """Turn a document into the Cedar request the rules judge. Same document, same query."""
     request = document.request
     disclosure = request.disclosure
-    referenced = _referenced_talent(document)
-    missing, not_from_estate = consent_gaps(document, referenced)
+    tool = document.tool
     context: dict[str, Any] = {
         "use_case": request.use_case.value,
         "intent": request.intent.value,
-        "declared": declared(disclosure),
-        "replica": disclosure.replica.value,
+        "flags": flags(disclosure, tool),
     }
+    if disclosure.replica is not Replica.NONE:
+        context["replica"] = disclosure.replica.value
     if disclosure.alteration_purpose is not None:
         context["alteration_purpose"] = disclosure.alteration_purpose.value
-    context["tool"] = tool_facts(document.tool, document.now)
-    context["talent"] = len(referenced)
-    context["consent_missing"] = missing
-    context["consent_not_from_estate"] = not_from_estate
-    context["replica_models_from_other_productions"] = sum(
+    context.update(tool_facts(tool, document.now))
+    referenced = _referenced_talent(document)
+    if referenced:
+        context["talent"] = len(referenced)
+        missing, not_from_estate = consent_gaps(document, referenced)
+        if missing:
+            context["consent_missing"] = missing
+        if not_from_estate:
+            context["consent_not_from_estate"] = not_from_estate
+    reused = sum(
         1
         for model in document.production.replica_models
         if model.origin_production_id != request.production_id
     )
-    context["third_party_ip"] = len(request.third_party_ip)
-    context["screening_hits"] = len(request.screening_hits)
+    if reused:
+        context["replica_models_from_other_productions"] = reused
+    if request.third_party_ip:
+        context["third_party_ip"] = len(request.third_party_ip)
+    if request.screening_hits:
+        context["screening_hits"] = len(request.screening_hits)
     return CedarQuery(
         principal={"type": "Production", "id": request.production_id},
         action={"type": "Action", "id": ACTION},
-        resource={"type": "Tool", "id": document.tool.id},
+        resource={"type": "Tool", "id": tool.id},
         context=context,
     )
 
 
-def declared(disclosure: Disclosure) -> list[str]:
-    """The names of the disclosure's yes-answers, in field order."""
-    return [name for name in DECLARABLE if getattr(disclosure, name)]
+def flags(disclosure: Disclosure, tool: DocumentTool) -> list[str]:
+    """The yes/no facts that hold: the disclosure's yes-answers in field order, then the tool's."""
+    names = [name for name in DECLARABLE if getattr(disclosure, name)]
+    if tool.allowed_on_production:
+        names.append("tool_allowed_on_production")
+    if tool.suspended:
+        names.append("tool_suspended")
+    return names
 
 
 def attestation_status(attestation: Attestation | None, now: datetime) -> str:
@@ -140,29 +161,29 @@ def attestation_status(attestation: Attestation | None, now: datetime) -> str:
 
 
 def tool_facts(tool: DocumentTool, now: datetime) -> dict[str, Any]:
-    """The tool's facts; attested ones only while the attestation is current and says so.
+    """The tool's facts as ``tool_*`` attributes; attested ones only while current and stated.
 
-    An attested fact that is missing from the context is unknown to the rules,
-    and a principle that depends on it cannot be shown to hold.
+    Its yes/no registry facts (allowed on the production, suspended) go into
+    ``flags`` instead. An attested fact that is missing from the context is
+    unknown to the rules, and a principle that depends on it cannot be shown to
+    hold.
     """
     status = attestation_status(tool.attestation, now)
     facts: dict[str, Any] = {
-        "hosting": tool.hosting.value,
-        "use_cases": sorted({u.value for u in tool.use_cases}),
-        "allowed_on_production": tool.allowed_on_production,
-        "suspended": tool.suspended,
-        "attestation": status,
+        "tool_hosting": tool.hosting.value,
+        "tool_use_cases": sorted({u.value for u in tool.use_cases}),
+        "tool_attestation": status,
     }
     attestation = tool.attestation
     if status == "current" and attestation is not None:
         if attestation.trains_on_inputs is not None:
-            facts["trains_on_inputs"] = attestation.trains_on_inputs
+            facts["tool_trains_on_inputs"] = attestation.trains_on_inputs
         if attestation.retains_data_days is not None:
-            facts["retains_data_days"] = attestation.retains_data_days
+            facts["tool_retains_data_days"] = attestation.retains_data_days
         if attestation.enclosed_environment is not None:
-            facts["enclosed_environment"] = attestation.enclosed_environment
+            facts["tool_enclosed_environment"] = attestation.enclosed_environment
         if attestation.certification:
-            facts["certification"] = attestation.certification
+            facts["tool_certification"] = attestation.certification
     return facts
 
 
