@@ -90,6 +90,17 @@ def test_version_is_a_hash_of_names_and_text() -> None:
             "forbid (principal, action, resource) when { context.tool_trains_on_inputs };",
         ),
         (
+            "a count left out when zero read without has",
+            '@id("x") @outcome("deny") @reason("r.")\n'
+            "forbid (principal, action, resource) when { context.talent > 0 };",
+        ),
+        (
+            "a replica compared with none, which the context leaves out",
+            '@id("x") @outcome("deny") @reason("r.")\n'
+            "forbid (principal, action, resource)\n"
+            'when { context has replica && context.replica == "none" };',
+        ),
+        (
             "a misspelt use case",
             '@id("x") @outcome("deny") @reason("r.")\n'
             'forbid (principal, action, resource) when { context.use_case == "de-aging" };',
