@@ -324,7 +324,7 @@ def _check_words(where: str, node: object) -> None:
 
 
 def _fact(node: object) -> str | None:
-    """``tool.hosting`` for the expression ``context.tool.hosting``, else None."""
+    """``tool_hosting`` for the expression ``context.tool_hosting``, else None."""
     path: list[str] = []
     while isinstance(node, dict) and "." in node:
         step = node["."]
