@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import Outcome, RequestState
+from greenlight.core.errors import InvalidInput
 from greenlight.core.models import AuditDraft, FindingDraft, RequestDetail, WatchlistDraft
 from greenlight.core.settings import Settings
 from greenlight.engine import requests
@@ -31,6 +32,7 @@ from greenlight.rights import (
     set_studio_contact,
 )
 from greenlight.store.schema import consents, policy_decisions
+from tests.expect import refused
 from tests.world import World, attest, build_world
 
 
@@ -179,3 +181,22 @@ def test_work_that_could_pass_for_real_events_needs_legal_and_a_creative_lead(
     )
     assert both.request.state is RequestState.QUEUED
     assert [a.role for a in both.approvals] == ["legal", "showrunner"]
+
+
+def test_a_likeness_model_built_on_another_production_is_not_reused(world: World) -> None:
+    here = {"replica_model_built_on": world.production.id}
+    ok = _submit(world, use_case="de_aging", talent_ids=[world.consented.id], disclosure=here)
+    assert ok.decision is not None
+    assert "replica-model-from-another-production" not in ok.decision.rules
+    elsewhere = {"replica_model_built_on": "prod_01JAURORAPILOT0000000000"}
+    reused = _submit(
+        world, use_case="de_aging", talent_ids=[world.consented.id], disclosure=elsewhere
+    )
+    assert reused.request.state is RequestState.DENIED
+    assert reused.decision is not None
+    assert "replica-model-from-another-production" in reused.decision.rules
+
+
+def test_a_model_with_no_performer_named_is_refused(world: World) -> None:
+    with refused("request.replica_model_without_talent", InvalidInput):
+        _submit(world, disclosure={"replica_model_built_on": world.production.id})

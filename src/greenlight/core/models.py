@@ -559,6 +559,9 @@ class Disclosure(Draft):
     given_to_writer: bool = False  # AI-made material handed to a writer (WGA)
     medium: str | None = Field(default=None, max_length=64)  # e.g. series, theatrical, trailer
     territory: str | None = Field(default=None, max_length=64)  # e.g. worldwide, US
+    # The production a likeness or voice model of the named performers was built on,
+    # when the work uses one: a model made for one project is not reused on another.
+    replica_model_built_on: str | None = Field(default=None, max_length=64)
 
 
 class RequestDraft(Draft):

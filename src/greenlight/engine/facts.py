@@ -142,7 +142,15 @@ def policy_document(
                 }
                 for c in consents
             ],
-            "production": {"id": production_id, "studio_contact": contact},
+            "production": {
+                "id": production_id,
+                "studio_contact": contact,
+                "replica_models": [
+                    {"talent_id": t.id, "origin_production_id": built_on}
+                    for t in talent
+                    if (built_on := draft.disclosure.replica_model_built_on) is not None
+                ],
+            },
             "now": now,
         }
     )

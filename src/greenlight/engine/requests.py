@@ -284,6 +284,12 @@ def _gather(
             "before referencing them.",
             code="talent.not_found",
         )
+    if draft.disclosure.replica_model_built_on is not None and not talent:
+        raise InvalidInput(
+            "The request says it uses a likeness or voice model; name the performer whose "
+            "model it is in talent_ids.",
+            code="request.replica_model_without_talent",
+        )
     iteration = _iteration(conn, production.id, draft.previous_request_id)  # rechecked on write
     parameters = dict(draft.parameters)
     if tool.backend is not None:
