@@ -359,3 +359,20 @@ def test_serve_answers_the_login_page_and_stops_on_ctrl_c(seeded: Platform) -> N
         out, _ = server.communicate(timeout=30)
     assert server.returncode == 0, out
     assert f"Serving Greenlight on http://127.0.0.1:{port}" in out
+
+
+def test_requests_submit_declares_what_the_guidance_asks(seeded: Platform, plate: Path) -> None:
+    declared = _cleanup("temporary", plate) + (
+        " --declare could_be_mistaken_for_real_events --declare medium=trailer"
+        " --third-party 'Archive newsreel 1969'"
+    )
+    output = _ok(declared)
+    request_id = _request_id(output)
+    assert "awaiting_approval" in output
+    detail = json.loads(_ok(f"requests show {request_id} --json"))
+    assert detail["request"]["disclosure"]["could_be_mistaken_for_real_events"] is True
+    assert detail["request"]["disclosure"]["medium"] == "trailer"
+    assert detail["request"]["third_party_ip"] == ["Archive newsreel 1969"]
+    assert "third-party-ip-needs-legal" in detail["decision"]["rules"]
+    refused = _refused("cli.invalid", _cleanup("temporary", plate) + " --declare time_travel")
+    assert "time_travel" in refused

@@ -66,6 +66,7 @@ from greenlight.core.enums import (
 )
 from greenlight.core.errors import Conflict, InvalidInput, NotFound, ProvenanceError
 from greenlight.core.models import (
+    Disclosure,
     Episode,
     InputRef,
     Person,
@@ -782,6 +783,18 @@ def requests_submit(
         typer.Option(help="A registered performer referenced, by name or id (repeatable)."),
     ] = None,
     shot: Annotated[str | None, typer.Option(help="The shot, by code or id.")] = None,
+    declare: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Something the guidance asks about, as NAME (yes) or NAME=VALUE, e.g. "
+            "key_creative_element, story_relevant, alteration_purpose=cosmetic, "
+            "medium=trailer (repeatable; every name in README's disclosure table)."
+        ),
+    ] = None,
+    third_party: Annotated[
+        list[str] | None,
+        typer.Option(help="Third-party material the work uses, by name (repeatable)."),
+    ] = None,
 ) -> None:
     """Upload the inputs, submit the request, and run it at once if policy queues it.
 
@@ -790,6 +803,7 @@ def requests_submit(
     """
     files = [_input_spec(spec) for spec in input_ or []]
     parameters = _parameters(param or [])
+    disclosure = validated(Disclosure, _declared(declare or []))
     with opened(settings()) as platform:
         access = acting_as(platform, as_)
         with platform.db.read() as conn:
@@ -816,10 +830,21 @@ def requests_submit(
                 "parameters": parameters,
                 "inputs": inputs,
                 "talent_ids": talent_ids,
+                "third_party_ip": third_party or [],
+                "disclosure": disclosure,
             },
         )
         detail = flow.submit(platform, access, draft)
         _run_if_queued(platform, detail)
+
+
+def _declared(specs: list[str]) -> dict[str, Any]:
+    """``--declare`` answers as Disclosure fields: a bare NAME is yes, NAME=VALUE a value."""
+    answers: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        answers[name.strip()] = value.strip() if sep else True
+    return answers
 
 
 def _run_if_queued(platform: Platform, detail: RequestDetail) -> None:
