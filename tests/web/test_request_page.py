@@ -37,6 +37,9 @@ def test_request_page_shows_decision_outputs_credentials_and_ledger(
     assert "<code>proceeds-on-disclosure</code>" in text
     assert f"<code>{detail.decision.policy_version}</code>" in text
     assert html.escape(detail.decision.reasons[0]) in text
+    assert "nothing beyond the use case and intent" in text  # no declaration made
+    assert "the policy document (every fact the decision depended on)" in text
+    assert "&#34;allowed_on_production&#34;: true" in text  # from the stored document
     # The prompt log.
     assert f"<dd>{run.model}</dd>" in text
     assert f"<dd>{run.model_version}</dd>" in text
