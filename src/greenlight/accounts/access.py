@@ -227,27 +227,13 @@ class Access:
 
         Auditors get ``access.read_only``, no role ``access.no_role``, others ``code``.
         """
-        held = self.roles_in(production_id)
-        if held & RIGHTS_KEEPERS:
-            return
-        if not held:
-            raise self._no_role(production_id)
-        if held == {Role.AUDITOR}:
-            raise self._refuse(
-                production_id,
-                "access.read_only",
-                "Auditors read everything and change nothing. Consents and the watchlist on "
-                f"production {production_id} are kept by its legal team or an admin.",
-                "auditor is a read-only role",
-                RIGHTS_KEEPERS,
-            )
-        raise self._refuse(
+        self._require_keeper(
             production_id,
-            code,
-            f"Consents and the watchlist on production {production_id} are kept by its legal "
-            f"team or an admin; you hold {_one_of(held)} there.",
-            "role may not change performers' rights",
             RIGHTS_KEEPERS,
+            code,
+            what="Consents and the watchlist",
+            kept_by="kept by its legal team or an admin",
+            reason="role may not change performers' rights",
         )
 
     def require_rights_reader(self, production_id: str) -> None:
@@ -351,8 +337,32 @@ class Access:
         """Refuse unless the person chooses the tools ``production_id`` may use (producer
         or admin there): ``access.read_only`` for auditors, ``allowlist.not_allowed``
         for other roles, ``access.no_role`` without one."""
+        self._require_keeper(
+            production_id,
+            MANAGERS,
+            "allowlist.not_allowed",
+            what="The tools",
+            kept_by="chosen by its producer or an admin",
+            reason="role may not change the allow-list",
+        )
+
+    def _require_keeper(
+        self,
+        production_id: str,
+        keepers: frozenset[Role],
+        code: str,
+        *,
+        what: str,
+        kept_by: str,
+        reason: str,
+    ) -> None:
+        """Refuse unless the person holds one of ``keepers`` on ``production_id``.
+
+        Auditors get ``access.read_only``, no role ``access.no_role``, others ``code``;
+        each sentence says who keeps ``what`` instead.
+        """
         held = self.roles_in(production_id)
-        if held & MANAGERS:
+        if held & keepers:
             return
         if not held:
             raise self._no_role(production_id)
@@ -360,20 +370,19 @@ class Access:
             raise self._refuse(
                 production_id,
                 "access.read_only",
-                "Auditors read everything and change nothing; the production's producer "
-                "chooses its tools.",
+                f"Auditors read everything and change nothing. {what} on production "
+                f"{production_id} are {kept_by}.",
                 "auditor is a read-only role",
-                MANAGERS,
+                keepers,
             )
         raise self._refuse(
             production_id,
-            "allowlist.not_allowed",
-            f"The tools production {production_id} may use are chosen by its producer or an "
-            "admin; ask one of them.",
-            "role may not change the allow-list",
-            MANAGERS,
+            code,
+            f"{what} on production {production_id} are {kept_by}; you hold "
+            f"{_one_of(held)} there.",
+            reason,
+            keepers,
         )
-
 
 def load_access(conn: Connection, person: Person) -> Access:
     """``person``'s roles on every production, from their memberships."""

@@ -143,9 +143,6 @@ def _moment(value: str, option: str) -> datetime:
     return moment
 
 
-# --- finding things by what people type ----------------------------------------------
-
-
 # --- talent ------------------------------------------------------------------------
 
 
