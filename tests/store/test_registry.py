@@ -12,7 +12,7 @@ from greenlight.core.models import ToolDraft
 from greenlight.core.settings import Settings
 from greenlight.rights import create_tool, create_vendor, get_tool
 from greenlight.store import Database
-from greenlight.store.registry import RegistryCache
+from greenlight.store.registry import RecordCache, RegistryCache
 from greenlight.store.schema import api_tokens, registry_state, tools
 
 
@@ -95,3 +95,20 @@ def test_a_reader_behind_the_cache_reads_the_database_and_keeps_nothing(db: Data
     assert old.generation < new.generation
     assert old.get("key", lambda: "stale") == "stale"  # not served the newer value...
     assert new.get("key", lambda: "reloaded") == "current"  # ...and did not overwrite it
+
+
+def test_records_that_never_change_are_loaded_once_and_bounded() -> None:
+    cache = RecordCache(max_entries=2)
+    loads: list[str] = []
+
+    def load(key: str) -> str:
+        loads.append(key)
+        return key.upper()
+
+    assert cache.get("a", lambda: load("a")) == "A"
+    assert cache.get("a", lambda: load("a")) == "A"
+    assert loads == ["a"]
+    cache.get("b", lambda: load("b"))
+    cache.get("c", lambda: load("c"))  # the oldest, "a", goes
+    assert cache.get("a", lambda: load("a")) == "A"
+    assert loads == ["a", "b", "c", "a"]

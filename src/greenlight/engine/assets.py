@@ -30,6 +30,7 @@ from greenlight.engine.platform import Platform
 from greenlight.productions import get_production
 from greenlight.provenance import CredentialReport, TrustAnchors, read_credentials
 from greenlight.store.blobs import SNIFF_BYTES, check_image, safe_filename, sniff_media_type
+from greenlight.store.registry import RecordCache
 from greenlight.store.schema import asset_parents, assets, generation_requests, tools
 
 _INGEST = threading.Lock()
@@ -179,9 +180,18 @@ def request_outputs(conn: Connection, request_id: str) -> list[Asset]:
     return [load_asset(conn, i) for i in ids]
 
 
-def get_asset(conn: Connection, access: Access, asset_id: str) -> Asset:
-    """An asset the caller may see; others are NotFound or Forbidden with a reason."""
-    asset = load_asset(conn, asset_id)
+def get_asset(
+    conn: Connection, access: Access, asset_id: str, *, records: RecordCache | None = None
+) -> Asset:
+    """An asset the caller may see; others are NotFound or Forbidden with a reason.
+
+    With ``records``, an asset read once is served from memory after (assets and
+    their lineage never change once written).
+    """
+    if records is None:
+        asset = load_asset(conn, asset_id)
+    else:
+        asset = records.get(("asset", asset_id), lambda: load_asset(conn, asset_id))
     access.require_read(asset.production_id)
     vendor = access.vendor_scope(asset.production_id)
     if vendor is not None and not _vendor_sees(conn, asset, vendor, access.person.id):

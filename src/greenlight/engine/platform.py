@@ -22,7 +22,7 @@ from greenlight.likeness import LikenessScanner, NoScan
 from greenlight.policy import CedarPolicy, PolicyEngine
 from greenlight.provenance import SigningIdentity, init_identity
 from greenlight.store import BlobStore, Database
-from greenlight.store.registry import RegistryCache
+from greenlight.store.registry import RecordCache, RegistryCache
 
 # Uploads larger than this are refused (a 4K 16-bit EXR plate is about 100 MB).
 DEFAULT_MAX_UPLOAD = 512 * 1024 * 1024
@@ -47,6 +47,7 @@ class Platform:
     backends: Callable[[str], Backend] = backend_for
     max_upload: int = DEFAULT_MAX_UPLOAD
     registry: RegistryCache = field(default_factory=RegistryCache)
+    records: RecordCache = field(default_factory=RecordCache)  # rows never changed once written
     commits: GroupCommit = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -275,7 +275,7 @@ def _gather(
             f"{production.title}'s shots.",
             code="request.shot_elsewhere",
         )
-    inputs = _checked_inputs(conn, access, production.id, draft.inputs)
+    inputs = _checked_inputs(conn, platform, access, production.id, draft.inputs)
     talent = load_talent(conn, registry, draft.talent_ids)
     missing = set(draft.talent_ids) - {t.id for t in talent}
     if missing:
@@ -336,11 +336,15 @@ def _request_row(request: GenerationRequest) -> dict[str, Any]:
 
 
 def _checked_inputs(
-    conn: Connection, access: Access, production_id: str, refs: Sequence[InputRef]
+    conn: Connection,
+    platform: Platform,
+    access: Access,
+    production_id: str,
+    refs: Sequence[InputRef],
 ) -> list[tuple[Asset, str]]:
     found = []
     for ref in refs:
-        asset = asset_store.get_asset(conn, access, ref.asset_id)
+        asset = asset_store.get_asset(conn, access, ref.asset_id, records=platform.records)
         if asset.production_id != production_id:
             raise InvalidInput(
                 f"Input {ref.asset_id} belongs to another production; upload it to this "

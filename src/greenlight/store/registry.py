@@ -16,6 +16,7 @@ cache alone.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
@@ -77,4 +78,29 @@ class RegistryView:
             return value  # type: ignore[return-value]
         loaded = load()
         self.cache._keep(self.generation, key, loaded)
+        return loaded
+
+
+class RecordCache:
+    """Rows that never change once written (an asset and its lineage), kept by key.
+
+    Nothing invalidates it because nothing needs to: such rows are never
+    updated or deleted. Bounded, oldest first out.
+    """
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        """The record for ``key``: ``load()`` the first time (errors are not kept)."""
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]  # type: ignore[return-value]
+        loaded = load()
+        with self._lock:
+            self._entries[key] = loaded
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
         return loaded
