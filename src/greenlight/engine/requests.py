@@ -206,7 +206,11 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
             for i, (a, part) in enumerate(inputs)
         ],
         policy_decisions: [
-            {**decision.model_dump(mode="json", exclude={"created_at"}), "created_at": now}
+            {
+                **decision.model_dump(mode="json", exclude={"created_at", "facts"}),
+                "facts": decision.facts,  # already JSON: dumped once, above
+                "created_at": now,
+            }
         ],
         # Every request is disclosed to the studio, whatever the policy said.
         disclosures: [disclosure_row(request, tool, found.document.production.studio_contact)],

@@ -16,7 +16,10 @@ from greenlight.api.routes import (
     watchlist,
 )
 
+# Routes are matched in this order: the hot path (submitting and reading
+# requests) first, so the commonest call is not tried against every other route.
 ROUTERS: tuple[APIRouter, ...] = (
+    requests.router,
     auth.router,
     people.router,
     productions.router,
@@ -24,7 +27,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     vendors.router,
     watchlist.router,
     disclosures.router,
-    requests.router,
     bundles.router,
     assets.router,
     ledger.router,
