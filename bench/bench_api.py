@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from greenlight.cli._serving import run_workers
 from greenlight.core.models import RequestDraft  # at module level: FastAPI reads the annotation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,14 +101,17 @@ def serve(name: str, port: int, workers: int, data_dir: str | None) -> None:
         integrator.start()
     sys.path.insert(0, str(Path(__file__).parent))
     try:
-        uvicorn.run(
-            f"bench_api:{name}_app",
-            factory=True,
-            host="127.0.0.1",
-            port=port,
-            workers=workers,
-            log_level="error",
-        )
+        if workers == 1:
+            uvicorn.run(
+                f"bench_api:{name}_app",
+                factory=True,
+                host="127.0.0.1",
+                port=port,
+                log_level="error",
+            )
+        else:
+            # As `greenlight serve --workers N` does (greenlight/cli/_serving.py).
+            run_workers(f"bench_api:{name}_app", "127.0.0.1", port, workers, log_level="error")
     finally:
         if integrator is not None:
             integrator.stop()

@@ -4,6 +4,7 @@ as an operator runs them on the server machine."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -334,11 +335,12 @@ def test_serve_refuses_a_port_in_use(seeded: Platform) -> None:
         _refused("serve.address_unavailable", f"serve --port {port}")
 
 
-def test_serve_answers_the_login_page_and_stops_on_ctrl_c(seeded: Platform) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_the_login_page_and_stops_on_ctrl_c(seeded: Platform, workers: int) -> None:
     port = _free_port()
     command = [sys.executable, "-c", "from greenlight.cli import main; main()"]
     server = subprocess.Popen(
-        [*command, "serve", "--port", str(port)],
+        [*command, "serve", "--port", str(port), "--workers", str(workers)],
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -354,6 +356,13 @@ def test_serve_answers_the_login_page_and_stops_on_ctrl_c(seeded: Platform) -> N
             except OSError:
                 time.sleep(0.1)
         assert status == 200
+        # One keep-alive connection, many answers, whichever worker took it.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for _ in range(5):
+            connection.request("GET", "/api/v1/openapi.json")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read()
+        connection.close()
     finally:
         server.send_signal(signal.SIGINT)
         out, _ = server.communicate(timeout=30)

@@ -54,6 +54,7 @@ from greenlight.cli._opening import (
     reading_as,
     validated,
 )
+from greenlight.cli._serving import APP_FACTORY, run_workers
 from greenlight.core.enums import (
     CREATIVE_LEADS,
     REVIEWERS,
@@ -199,13 +200,21 @@ def _new_password(from_stdin: bool) -> str:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
     port: Port = DEFAULT_PORT,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Worker processes sharing the port (about one per core)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API and the web pages, signing ledger checkpoints in the background."""
     with opened(settings()) as platform:
-        _serve(platform, host, port)
+        _serve(platform, host, port, workers=workers)
 
 
-def _serve(platform: Platform, host: str, port: int, *, hint: str = "") -> None:
+def _serve(
+    platform: Platform, host: str, port: int, *, hint: str = "", workers: int = 1
+) -> None:
     # Imported here: the CLI must load even when the web side is broken or absent.
     import uvicorn
 
@@ -224,7 +233,10 @@ def _serve(platform: Platform, host: str, port: int, *, hint: str = "") -> None:
         )
         if hint:
             console.print(hint, highlight=False)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        if workers == 1:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        else:
+            run_workers(APP_FACTORY, host, port, workers)
     finally:
         integrator.stop()  # a last checkpoint, so nothing appended stays unsigned
 
