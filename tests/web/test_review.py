@@ -94,7 +94,11 @@ def test_artist_sees_no_accept_button_on_final_deliverable(
         data={"csrf_token": csrf(page.text), "decision": "approve", "note": "Go ahead."},
     )
     assert approved.headers["location"] == f"{page_path}?done=approved"
-    assert "Your approval is recorded." in browser.get(approved.headers["location"]).text
+    after = browser.get(approved.headers["location"]).text
+    assert "Your approval is recorded." in after
+    # The sign-off table names who approved, in which role, and what they wrote.
+    assert '<span class="badge badge--good">approved</span>' in after
+    assert "<td>Go ahead.</td>" in after and "<td>showrunner</td>" in after
     assert runs.run_request(studio.platform, request_id).request.state == "in_review"
 
     # The artist who asked may not review at all.

@@ -9,7 +9,8 @@ create work accept an ``Idempotency-Key`` header for safe retries.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from greenlight.accounts import Access
 from greenlight.api.auth import CurrentAccess, PlatformDep
-from greenlight.api.idempotency import OptionalKey, model_response, once
+from greenlight.api.idempotency import IdempotencyKey, OptionalKey, model_response, once
 from greenlight.core.enums import RequestState, Role, Verdict
 from greenlight.core.errors import Conflict, Forbidden, GreenlightError
 from greenlight.core.models import GenerationRequest, RequestDetail, RequestDraft
@@ -114,12 +115,21 @@ def _run_or_schedule(
 
 # --- routes -------------------------------------------------------------------
 
+# A step that records something (a request, an approval, a clearance, a review...).
+_RECORDS_A_STEP: dict[str, Any] = {
+    "response_model": RequestDetail,
+    "status_code": status.HTTP_201_CREATED,
+}
 
-@router.post(
-    "/requests",
-    response_model=RequestDetail,
-    status_code=status.HTTP_201_CREATED,
-)
+
+def _once_created(
+    platform: Platform, access: Access, key: IdempotencyKey | None, step: Callable[[], BaseModel]
+) -> Response:
+    """Take ``step`` once per idempotency key and answer 201 with what it returns."""
+    return once(platform, access.person.id, key, lambda: (status.HTTP_201_CREATED, step()))
+
+
+@router.post("/requests", **_RECORDS_A_STEP)
 async def submit_request(
     draft: RequestDraft,
     request: Request,
@@ -138,12 +148,12 @@ async def submit_request(
     and legal cannot submit (403 ``access.read_only`` / ``access.cannot_submit``).
     """
 
-    def work() -> tuple[int, BaseModel]:
+    def step() -> RequestDetail:
         detail = flow.submit(platform, access, draft)
-        return status.HTTP_201_CREATED, _run_or_schedule(request, platform, detail, background)
+        return _run_or_schedule(request, platform, detail, background)
 
     if key is not None:
-        return await run_in_threadpool(once, platform, access.person.id, key, work)
+        return await run_in_threadpool(_once_created, platform, access, key, step)
     # The common case, kept off worker threads but for the write: the checks and
     # the policy run here on the event loop (registry reads come from memory),
     # and only the commit, batched with other submissions, waits in a thread.
@@ -183,11 +193,7 @@ def request_detail(request_id: str, access: CurrentAccess, platform: PlatformDep
         return flow.get_request(conn, access, request_id)
 
 
-@router.post(
-    "/requests/{request_id}/approvals",
-    response_model=RequestDetail,
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/requests/{request_id}/approvals", **_RECORDS_A_STEP)
 def approve(
     request_id: str,
     body: ApprovalDraft,
@@ -205,13 +211,13 @@ def approve(
     one refusal denies it.
     """
 
-    def work() -> tuple[int, BaseModel]:
+    def step() -> RequestDetail:
         detail = flow.approve(
             platform, access, request_id, approved=body.approved, note=body.note, role=body.role
         )
-        return status.HTTP_201_CREATED, _run_or_schedule(request, platform, detail, background)
+        return _run_or_schedule(request, platform, detail, background)
 
-    return once(platform, access.person.id, key, work)
+    return _once_created(platform, access, key, step)
 
 
 class ClearanceDraft(BaseModel):
@@ -222,11 +228,7 @@ class ClearanceDraft(BaseModel):
     note: str = Field(min_length=1, max_length=5000)
 
 
-@router.post(
-    "/requests/{request_id}/clearance",
-    response_model=RequestDetail,
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/requests/{request_id}/clearance", **_RECORDS_A_STEP)
 def clear(
     request_id: str,
     body: ClearanceDraft,
@@ -241,17 +243,12 @@ def clear(
     team clears them (403 ``clearance.not_legal``); another state is 409.
     """
 
-    def work() -> tuple[int, BaseModel]:
-        return status.HTTP_201_CREATED, flow.clear(platform, access, request_id, body.note)
+    return _once_created(
+        platform, access, key, lambda: flow.clear(platform, access, request_id, body.note)
+    )
 
-    return once(platform, access.person.id, key, work)
 
-
-@router.post(
-    "/requests/{request_id}/reviews",
-    response_model=RequestDetail,
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/requests/{request_id}/reviews", **_RECORDS_A_STEP)
 def review(
     request_id: str,
     body: ReviewDraft,
@@ -266,18 +263,15 @@ def review(
     another state is 409.
     """
 
-    def work() -> tuple[int, BaseModel]:
-        detail = flow.review(platform, access, request_id, body.verdict, body.note)
-        return status.HTTP_201_CREATED, detail
+    return _once_created(
+        platform,
+        access,
+        key,
+        lambda: flow.review(platform, access, request_id, body.verdict, body.note),
+    )
 
-    return once(platform, access.person.id, key, work)
 
-
-@router.post(
-    "/requests/{request_id}/deliveries",
-    response_model=RequestDetail,
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/requests/{request_id}/deliveries", **_RECORDS_A_STEP)
 def deliver(
     request_id: str,
     body: DeliveryDraft,
@@ -287,11 +281,12 @@ def deliver(
 ) -> Response:
     """Send an ``accepted`` request's outputs on, with their credentials and proofs."""
 
-    def work() -> tuple[int, BaseModel]:
-        detail = flow.deliver(platform, access, request_id, body.destination, body.note)
-        return status.HTTP_201_CREATED, detail
-
-    return once(platform, access.person.id, key, work)
+    return _once_created(
+        platform,
+        access,
+        key,
+        lambda: flow.deliver(platform, access, request_id, body.destination, body.note),
+    )
 
 
 @router.post(
