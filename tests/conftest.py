@@ -127,3 +127,17 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 def sqlite_settings(tmp_path: Path) -> Settings:
     """Settings for a fresh data directory on SQLite only (pure-logic tests)."""
     return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'greenlight.db'}")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """For CLI tests: an unused data directory, a wide terminal, nobody acting by default.
+
+    Test folders whose commands need something else define their own ``env``.
+    """
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("GREENLIGHT_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("GREENLIGHT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GREENLIGHT_USER", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return Settings.from_env({"GREENLIGHT_DATA_DIR": str(data_dir)})

@@ -44,17 +44,6 @@ WIRE_ROW = 30
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """An unused data directory, a wide terminal, nobody acting by default."""
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("GREENLIGHT_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("GREENLIGHT_DATABASE_URL", raising=False)
-    monkeypatch.delenv("GREENLIGHT_USER", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    return Settings.from_env({"GREENLIGHT_DATA_DIR": str(data_dir)})
-
-
-@pytest.fixture
 def seeded(env: Settings) -> Iterator[Platform]:
     """Northern Lights seeded through the services, no requests yet."""
     platform = Platform.open(env)

@@ -27,16 +27,6 @@ VENDOR, AUDITOR, ADMIN = "vera@lumenpost.example", "omar@audit.example", "admin@
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("GREENLIGHT_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("GREENLIGHT_DATABASE_URL", raising=False)
-    monkeypatch.delenv("GREENLIGHT_USER", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    return Settings.from_env({"GREENLIGHT_DATA_DIR": str(data_dir)})
-
-
-@pytest.fixture
 def cast(env: Settings) -> Iterator[DemoCast]:
     platform = Platform.open(env)
     try:

@@ -378,11 +378,11 @@ class Access:
         raise self._refuse(
             production_id,
             code,
-            f"{what} on production {production_id} are {kept_by}; you hold "
-            f"{_one_of(held)} there.",
+            f"{what} on production {production_id} are {kept_by}; you hold {_one_of(held)} there.",
             reason,
             keepers,
         )
+
 
 def load_access(conn: Connection, person: Person) -> Access:
     """``person``'s roles on every production, from their memberships."""

@@ -93,9 +93,7 @@ async def idempotency_key(request: Request) -> IdempotencyKey | None:
 OptionalKey = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
 
 
-def once(
-    platform: Platform, person_id: str, key: IdempotencyKey | None, work: Work
-) -> Response:
+def once(platform: Platform, person_id: str, key: IdempotencyKey | None, work: Work) -> Response:
     """Do ``work`` once per key: the first time for real, later by replaying its answer."""
     if key is None:
         status, body = work()

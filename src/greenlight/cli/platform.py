@@ -202,9 +202,7 @@ def serve(
     port: Port = DEFAULT_PORT,
     workers: Annotated[
         int,
-        typer.Option(
-            min=1, max=64, help="Worker processes sharing the port (about one per core)."
-        ),
+        typer.Option(min=1, max=64, help="Worker processes sharing the port (about one per core)."),
     ] = 1,
 ) -> None:
     """Serve the API and the web pages, signing ledger checkpoints in the background."""
@@ -212,9 +210,7 @@ def serve(
         _serve(platform, host, port, workers=workers)
 
 
-def _serve(
-    platform: Platform, host: str, port: int, *, hint: str = "", workers: int = 1
-) -> None:
+def _serve(platform: Platform, host: str, port: int, *, hint: str = "", workers: int = 1) -> None:
     # Imported here: the CLI must load even when the web side is broken or absent.
     import uvicorn
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -34,7 +33,7 @@ from greenlight.cli._opening import (
     validated,
 )
 from greenlight.core.enums import ConsentKind, Hosting, Role, Severity, UseCase
-from greenlight.core.errors import Forbidden, InvalidInput
+from greenlight.core.errors import InvalidInput
 from greenlight.core.models import (
     Attestation,
     AttestationDraft,
@@ -72,6 +71,7 @@ from greenlight.rights import (
     list_talent,
     list_tools,
     list_vendors,
+    on_any_covered_production,
     record_attestation,
     record_consent,
     register_talent,
@@ -450,17 +450,6 @@ def consents_revoke(
     console.print(f"See `greenlight rights consents impact {consent}`.", highlight=False)
 
 
-def _on_any(consent: Consent, check: Callable[[str], None]) -> None:
-    """Pass when ``check`` passes on one of the consent's productions (as the API does)."""
-    for production_id in consent.covered_productions:
-        try:
-            check(production_id)
-            return
-        except Forbidden:
-            continue
-    check(consent.production_id)
-
-
 @consents_app.command("impact")
 @friendly_errors
 def consents_impact(
@@ -473,7 +462,7 @@ def consents_impact(
         access = reading_as(platform, as_)
         with platform.db.read() as conn:
             found = get_consent(conn, consent)
-            _on_any(found, access.require_rights_reader)
+            on_any_covered_production(found, access.require_rights_reader)
             impact = affected_by_revocation(conn, consent)
     if as_json:
         _print_json(impact)

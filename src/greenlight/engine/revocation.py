@@ -40,13 +40,17 @@ from sqlalchemy import Connection, select
 from greenlight.accounts import Access
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState as S
-from greenlight.core.errors import Forbidden
 from greenlight.core.models import AffectedRequest, Consent, Record, RevocationImpact
 from greenlight.engine.lifecycle import Step, advance, record_event
 from greenlight.engine.platform import Platform
 from greenlight.engine.requests import set_job_state
 from greenlight.ledger import Event
-from greenlight.rights import affected_by_revocation, get_consent, revoke_consent
+from greenlight.rights import (
+    affected_by_revocation,
+    get_consent,
+    on_any_covered_production,
+    revoke_consent,
+)
 from greenlight.store.schema import generation_requests, jobs
 
 
@@ -172,15 +176,11 @@ def revoke(
 
 
 def _require_rights(access: Access, consent: Consent) -> None:
-    """Pass when the caller keeps rights on any production the consent covers; else the
-    refusal for the production it was recorded on (as the API has always answered)."""
-    for production_id in consent.covered_productions:
-        try:
-            access.require_rights(production_id, code="consent.not_allowed")
-            return
-        except Forbidden:
-            continue
-    access.require_rights(consent.production_id, code="consent.not_allowed")
+    """Pass when the caller keeps rights on any production the consent covers."""
+    on_any_covered_production(
+        consent,
+        lambda production_id: access.require_rights(production_id, code="consent.not_allowed"),
+    )
 
 
 def _deal_with(

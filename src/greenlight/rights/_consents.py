@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import ConsentKind, UseCase
-from greenlight.core.errors import Conflict, InvalidInput, NotFound
+from greenlight.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from greenlight.core.ids import new_id
 from greenlight.core.models import Consent, ConsentGiver, Draft, Talent
 from greenlight.rights._common import check_page, require_person, require_production, words
@@ -283,3 +283,19 @@ def _consent(row: Mapping[Any, Any], productions: Sequence[str]) -> Consent:
     # The production it was recorded on first, then the others in a stable order.
     ordered = [row["production_id"], *sorted(p for p in productions if p != row["production_id"])]
     return Consent.model_validate({**fields, "productions": tuple(ordered)})
+
+
+def on_any_covered_production(consent: Consent, check: Callable[[str], None]) -> None:
+    """Pass when ``check`` passes on any production the consent covers; else raise its
+    refusal for the production the consent was recorded on.
+
+    ``check`` is an access check such as ``access.require_rights``: a consent
+    spanning several productions may be handled by legal on any of them.
+    """
+    for production_id in consent.covered_productions:
+        try:
+            check(production_id)
+            return
+        except Forbidden:
+            continue
+    check(consent.production_id)

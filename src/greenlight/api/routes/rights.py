@@ -9,7 +9,6 @@ create something accept an ``Idempotency-Key``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, TypeVar, cast, get_args
 
@@ -46,6 +45,7 @@ from greenlight.rights import (
     list_consents,
     list_references,
     list_talent,
+    on_any_covered_production,
     record_consent,
     register_talent,
     remove_references,
@@ -416,20 +416,8 @@ def consent(consent_id: str, access: CurrentAccess, platform: PlatformDep) -> Co
     """One consent, for anyone with a role on a production it covers."""
     with platform.db.read() as conn:
         found = get_consent(conn, consent_id)
-    _on_any(found, access.require_read)
+    on_any_covered_production(found, access.require_read)
     return found
-
-
-def _on_any(consent: Consent, check: Callable[[str], None]) -> None:
-    """Pass when ``check`` passes on one of the consent's productions; else raise its
-    refusal for the production the consent was recorded on."""
-    for production_id in consent.covered_productions:
-        try:
-            check(production_id)
-            return
-        except Forbidden:
-            continue
-    check(consent.production_id)
 
 
 @router.post("/consents/{consent_id}/revocation", response_model=RevokedConsent)
@@ -459,5 +447,5 @@ def impact(consent_id: str, access: CurrentAccess, platform: PlatformDep) -> Rev
     their states and outputs (legal, auditors and admins on a production it covers)."""
     with platform.db.read() as conn:
         found = get_consent(conn, consent_id)
-        _on_any(found, access.require_rights_reader)
+        on_any_covered_production(found, access.require_rights_reader)
         return affected_by_revocation(conn, consent_id)
