@@ -51,10 +51,10 @@ from greenlight.policy import CedarPolicy, PolicyDocument
 from greenlight.policy.cedar_engine import DEFAULT_DIRECTORY
 from greenlight.policy.context import DECLARABLE, build_query
 from greenlight.policy.whatif import (
-    StoredDecision,
     export_decisions,
     what_if_database,
     what_if_file,
+    write_decisions,
 )
 from greenlight.store import Database, schema
 
@@ -387,15 +387,7 @@ def stored_file(policy: CedarPolicy, folder: Path, n: int, *, worst_case: bool) 
     stored = documents(n, seed=11, worst_case=worst_case)
     rulings = policy.decide_many(stored)
     path = folder / ("worst.jsonl" if worst_case else "studio.jsonl")
-    with path.open("w") as f:
-        for doc, ruling in zip(stored, rulings, strict=True):
-            line = StoredDecision(
-                request_id=doc.request.id or "",
-                document=doc,
-                outcome=ruling.outcome,
-                rules=ruling.rules,
-            )
-            f.write(line.model_dump_json() + "\n")
+    write_decisions(path, stored, rulings)
     outcomes: dict[str, int] = {}
     for ruling in rulings:
         outcomes[ruling.outcome.value] = outcomes.get(ruling.outcome.value, 0) + 1

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from greenlight.cli import app
 from greenlight.policy.cedar_engine import DEFAULT_DIRECTORY, CedarPolicy
 from greenlight.policy.document import Decision, PolicyDocument
-from greenlight.policy.whatif import StoredDecision
+from greenlight.policy.whatif import write_decisions
 from tests.policy.factory import MAYA, document, tool
 
 runner = CliRunner()
@@ -154,15 +154,7 @@ def test_validate_refuses_a_bad_rule_with_exit_2(tmp_path: Path) -> None:
 def test_whatif_reports_the_changed_decisions(tmp_path: Path, policy: CedarPolicy) -> None:
     docs = [document(id="req_previs"), document(id="req_public", tool=tool(hosting="public_api"))]
     stored = tmp_path / "stored.jsonl"
-    with stored.open("w") as f:
-        for doc, ruling in zip(docs, policy.decide_many(docs), strict=True):
-            line = StoredDecision(
-                request_id=doc.request.id or "",
-                document=doc,
-                outcome=ruling.outcome,
-                rules=ruling.rules,
-            )
-            f.write(line.model_dump_json() + "\n")
+    write_decisions(stored, docs, policy.decide_many(docs))
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_DIRECTORY, rules)
 

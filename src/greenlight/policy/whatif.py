@@ -73,6 +73,25 @@ class StoredDecision(BaseModel):
     outcome: Outcome
     rules: tuple[str, ...]
 
+    @classmethod
+    def judged(cls, document: PolicyDocument, ruling: Ruling) -> StoredDecision:
+        """The line for ``document`` and the ruling it got."""
+        return cls(
+            request_id=document.request.id or "",
+            document=document,
+            outcome=ruling.outcome,
+            rules=ruling.rules,
+        )
+
+
+def write_decisions(
+    path: Path, documents: Sequence[PolicyDocument], rulings: Sequence[Ruling]
+) -> None:
+    """Write documents and their rulings as a what-if JSON-lines file."""
+    with path.open("w", encoding="utf-8") as out:
+        for document, ruling in zip(documents, rulings, strict=True):
+            out.write(StoredDecision.judged(document, ruling).model_dump_json() + "\n")
+
 
 @dataclass(frozen=True)
 class Change:
