@@ -10,6 +10,7 @@ it does, so an oversized upload never reaches the disk in full.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,3 +72,26 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+def upload_body(**fields: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a multipart upload: a required ``file`` plus ``fields``.
+
+    Upload routes read the stream themselves (to enforce the limits above), so
+    FastAPI cannot describe their body; this says what they take.
+    """
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": list(properties),
+                        "properties": properties,
+                    }
+                }
+            },
+        }
+    }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import PurePath
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response, status
@@ -22,6 +21,7 @@ from starlette.datastructures import UploadFile
 from greenlight.accounts import Access
 from greenlight.api.auth import CurrentAccess, PlatformDep
 from greenlight.api.idempotency import IdempotencyKey, fingerprint, once, read_key
+from greenlight.api.limits import upload_body
 from greenlight.core.errors import InvalidInput, NotFound, ProvenanceError
 from greenlight.core.models import Asset
 from greenlight.engine import assets as store
@@ -30,21 +30,6 @@ from greenlight.provenance import ActionRecord, Governance, IngredientRecord, Va
 from greenlight.store.blobs import CHUNK, BlobReader
 
 router = APIRouter(tags=["assets"])
-
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
 
 
 class Credentials(BaseModel):
@@ -71,7 +56,7 @@ class Credentials(BaseModel):
     response_model=Asset,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": Asset, "description": "These bytes were already an asset here"}},
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=upload_body(),
 )
 async def upload(
     production_id: str, request: Request, access: CurrentAccess, platform: PlatformDep

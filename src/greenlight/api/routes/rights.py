@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from greenlight.accounts import Access
 from greenlight.api.auth import CurrentAccess, PlatformDep
 from greenlight.api.idempotency import IdempotencyKey, OptionalKey, fingerprint, once, read_key
+from greenlight.api.limits import upload_body
 from greenlight.core.enums import ConsentKind, UseCase
 from greenlight.core.errors import Forbidden, InvalidInput, NotFound
 from greenlight.core.models import (
@@ -234,23 +235,7 @@ def references(
     "/talent/{talent_id}/references",
     response_model=TalentReference,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file", "kind"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "kind": {"type": "string", "enum": ["photo", "voice"]},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=upload_body(kind={"type": "string", "enum": ["photo", "voice"]}),
 )
 async def add_talent_reference(
     talent_id: str, request: Request, access: CurrentAccess, platform: PlatformDep
