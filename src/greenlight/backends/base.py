@@ -7,11 +7,164 @@ lifecycle that calls it, so a backend can be tested, and swapped, on its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from greenlight.core.errors import InvalidInput
+
+ParameterType = Literal["int", "float", "str", "bool", "json"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter a backend takes, with its type and limits.
+
+    ``choices`` limits a ``str``; ``minimum``/``maximum`` bound an ``int`` or
+    ``float`` (inclusive). A ``json`` parameter (a list of rectangles, a
+    workflow) is shape-checked by the backend itself. ``default`` is ``None``
+    when the parameter may be left out and has no default.
+    """
+
+    name: str
+    type: ParameterType
+    description: str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        """JSON for the capability listing (API, CLI, web)."""
+        spec: dict[str, Any] = {"name": self.name, "type": self.type}
+        spec["description"] = self.description
+        for key in ("default", "minimum", "maximum"):
+            if getattr(self, key) is not None:
+                spec[key] = getattr(self, key)
+        if self.choices:
+            spec["choices"] = list(self.choices)
+        if self.required:
+            spec["required"] = True
+        return spec
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared up front so requests are checked before queueing.
+
+    ``tasks`` are the task kinds (``"inpaint"``, ``"text_to_image"``...);
+    ``media_in`` maps each input part (``"plate"``, ``"mask"``) to the media types
+    it accepts; ``media_out`` lists what it writes. ``needs_gpu`` asks the
+    executor for a GPU (Ray's ``num_gpus``); ``seeded`` says the seed changes
+    the output, so the run records it.
+    """
+
+    tasks: tuple[str, ...]
+    media_in: Mapping[str, tuple[str, ...]]
+    media_out: tuple[str, ...]
+    parameters: tuple[Parameter, ...] = ()
+    needs_gpu: bool = False
+    seeded: bool = False
+    remote: bool = False  # calls a vendor's service: data leaves the studio
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON for the capability listing (API, CLI, web)."""
+        return {
+            "tasks": list(self.tasks),
+            "media_in": {part: list(types) for part, types in self.media_in.items()},
+            "media_out": list(self.media_out),
+            "parameters": [p.describe() for p in self.parameters],
+            "needs_gpu": self.needs_gpu,
+            "seeded": self.seeded,
+            "remote": self.remote,
+            **dict(self.extra),
+        }
+
+
+def check_parameters(
+    backend: str, capabilities: Capabilities, given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``given`` checked against the declared parameters, defaults filled in.
+
+    Refuses unknown names, wrong types, values out of range or not among the
+    choices, and missing required ones, with ``backend.<name>.bad_parameter``.
+    ``json`` parameters pass through for the backend's own shape check.
+    """
+    declared = {p.name: p for p in capabilities.parameters}
+    unknown = sorted(str(key) for key in given if key not in declared)
+    if unknown:
+        raise bad_parameter(
+            backend,
+            f"Unknown parameter {', '.join(unknown)}; {backend} takes "
+            f"{', '.join(sorted(declared)) or 'no parameters'}.",
+        )
+    effective: dict[str, Any] = {}
+    for spec in capabilities.parameters:
+        if spec.name not in given:
+            if spec.required:
+                raise bad_parameter(backend, f"'{spec.name}' is required: {spec.description}")
+            if spec.default is not None:
+                effective[spec.name] = spec.default
+            continue
+        effective[spec.name] = _checked(backend, spec, given[spec.name])
+    return effective
+
+
+def _checked(backend: str, spec: Parameter, value: Any) -> Any:
+    if spec.type == "json":
+        return value
+    if spec.type == "bool":
+        if not isinstance(value, bool):
+            raise bad_parameter(backend, f"'{spec.name}' must be true or false, not {value!r}.")
+        return value
+    if spec.type == "str":
+        if not isinstance(value, str) or (spec.choices and value not in spec.choices):
+            wanted = (
+                "one of " + ", ".join(repr(c) for c in spec.choices) if spec.choices else "text"
+            )
+            raise bad_parameter(backend, f"'{spec.name}' must be {wanted}, not {value!r}.")
+        return value
+    # Numbers. bool is an int in Python; True is not a number of steps.
+    whole = spec.type == "int"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (whole and not isinstance(value, int))
+        or not math.isfinite(value)
+    ):
+        kind = "a whole number" if whole else "a number"
+        raise bad_parameter(backend, f"'{spec.name}' must be {kind}, not {value!r}.")
+    low, high = spec.minimum, spec.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = (
+            f"from {_num(low)} to {_num(high)}"
+            if low is not None and high is not None
+            else (f"at least {_num(low)}" if low is not None else f"at most {_num(high)}")
+        )
+        raise bad_parameter(backend, f"'{spec.name}' must be {bounds}, not {value!r}.")
+    return float(value) if spec.type == "float" else value
+
+
+def _num(value: float | None) -> str:
+    return f"{value:g}" if value is not None else ""
+
+
+def bad_parameter(backend: str, message: str) -> InvalidInput:
+    """The refusal for a parameter ``backend`` cannot take."""
+    return InvalidInput(message, code=f"backend.{backend}.bad_parameter")
+
+
+Progress = Callable[[float, str], None]
+"""Called by a running backend with the fraction done (0 to 1) and what it is doing."""
+
+
+def no_progress(fraction: float, stage: str) -> None:
+    """The progress callback when nobody is listening."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +215,10 @@ class Backend(Protocol):
     """A generation backend: check a request up front, then run it."""
 
     name: str
-    """The name requests use to pick this backend (``"inpaint"``)."""
+    """The name requests use to pick this backend (``"inpaint-opencv"``)."""
+
+    capabilities: Capabilities
+    """Tasks, media in and out, parameters with limits, GPU need."""
 
     def check(
         self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any]
@@ -75,7 +231,18 @@ class Backend(Protocol):
         ...
 
     def run(
-        self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any], out_dir: Path
+        self,
+        inputs: Sequence[BackendInput],
+        parameters: Mapping[str, Any],
+        out_dir: Path,
+        *,
+        seed: int | None = None,
+        progress: Progress = no_progress,
     ) -> BackendResult:
-        """Do the work, writing every output inside ``out_dir``, and report it."""
+        """Do the work, writing every output inside ``out_dir``, and report it.
+
+        ``seed`` fixes a seeded backend's randomness (the same inputs,
+        parameters and seed give the same outputs); the backend picks and
+        reports one when it is ``None``. ``progress`` is called as work goes.
+        """
         ...

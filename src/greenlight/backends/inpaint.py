@@ -27,7 +27,15 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from greenlight.backends.base import BackendInput, BackendOutput, BackendResult
+from greenlight.backends.base import (
+    BackendInput,
+    BackendOutput,
+    BackendResult,
+    Capabilities,
+    Parameter,
+    Progress,
+    no_progress,
+)
 from greenlight.core.errors import InvalidInput
 
 MAX_PIXELS = 80_000_000
@@ -61,6 +69,29 @@ class InpaintBackend:
     """Fills a mask, or rectangles, of a plate in from the surrounding pixels."""
 
     name = "inpaint"
+    capabilities = Capabilities(
+        tasks=("inpaint",),
+        media_in={"plate": tuple(_FORMATS), "mask": tuple(_FORMATS)},
+        media_out=("image/png",),
+        parameters=(
+            Parameter(
+                "method",
+                "str",
+                "the inpainting algorithm",
+                default=DEFAULT_METHOD,
+                choices=tuple(METHODS),
+            ),
+            Parameter(
+                "radius",
+                "int",
+                "how far around each filled pixel to look, in pixels",
+                default=DEFAULT_RADIUS,
+                minimum=1,
+                maximum=MAX_RADIUS,
+            ),
+            Parameter("regions", "json", "rectangles to fill, [[x, y, w, h], ...]"),
+        ),
+    )
 
     def check(
         self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any]
@@ -100,7 +131,13 @@ class InpaintBackend:
         return effective
 
     def run(
-        self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any], out_dir: Path
+        self,
+        inputs: Sequence[BackendInput],
+        parameters: Mapping[str, Any],
+        out_dir: Path,
+        *,
+        seed: int | None = None,
+        progress: Progress = no_progress,
     ) -> BackendResult:
         """Inpaint the plate and write ``<plate stem>_clean.png`` into ``out_dir``."""
         started = time.perf_counter()
