@@ -81,6 +81,7 @@ class RequestState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     FAILED = "failed"
+    CANCELLED = "cancelled"
     GENERATED = "generated"
     QUARANTINED = "quarantined"
     IN_REVIEW = "in_review"

@@ -7,6 +7,8 @@ top to bottom here:
     requested --policy--> denied | awaiting_approval | queued
     awaiting_approval --approvals--> queued | denied
     queued --> running --> failed | generated
+    running --run retried--> queued        (a failure worth retrying, a worker lost)
+    queued | running --cancelled--> cancelled
     generated --likeness scan--> quarantined | in_review
     quarantined --legal clears--> in_review
     in_review --review--> changes_requested | rejected | accepted
@@ -50,6 +52,8 @@ class Step(StrEnum):
     RUN_STARTED = "run_started"
     RUN_FAILED = "run_failed"
     RUN_SUCCEEDED = "run_succeeded"
+    RUN_RETRIED = "run_retried"
+    CANCELLED = "cancelled"
     SCAN_CLEAR = "scan_clear"
     SCAN_MATCHED_WITHOUT_CONSENT = "scan_matched_without_consent"
     LEGAL_CLEARED = "legal_cleared"
@@ -79,6 +83,11 @@ TRANSITIONS: tuple[Move, ...] = (
     Move(S.QUEUED, Step.RUN_STARTED, S.RUNNING, "run.started"),
     Move(S.RUNNING, Step.RUN_FAILED, S.FAILED, "run.failed"),
     Move(S.RUNNING, Step.RUN_SUCCEEDED, S.GENERATED, "run.succeeded"),
+    # The queue: a failed attempt worth retrying (or a lost worker's) goes back in
+    # line; work asked to stop is cancelled before or while it runs.
+    Move(S.RUNNING, Step.RUN_RETRIED, S.QUEUED, "run.retried"),
+    Move(S.QUEUED, Step.CANCELLED, S.CANCELLED, "run.cancelled"),
+    Move(S.RUNNING, Step.CANCELLED, S.CANCELLED, "run.cancelled"),
     Move(S.GENERATED, Step.SCAN_CLEAR, S.IN_REVIEW, "likeness.clear"),
     Move(S.GENERATED, Step.SCAN_MATCHED_WITHOUT_CONSENT, S.QUARANTINED, "likeness.quarantined"),
     Move(S.QUARANTINED, Step.LEGAL_CLEARED, S.IN_REVIEW, "likeness.cleared_by_legal"),
@@ -97,7 +106,9 @@ TRANSITIONS: tuple[Move, ...] = (
 )
 
 _BY_KEY = {(m.before, m.step): m for m in TRANSITIONS}
-FINAL_STATES = frozenset({S.DENIED, S.FAILED, S.REJECTED, S.CHANGES_REQUESTED, S.DELIVERED})
+FINAL_STATES = frozenset(
+    {S.DENIED, S.FAILED, S.CANCELLED, S.REJECTED, S.CHANGES_REQUESTED, S.DELIVERED}
+)
 
 
 def allowed_steps(state: S) -> list[Step]:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -485,6 +486,8 @@ approvals = Table(
     UniqueConstraint("request_id", "person_id", "role", name="uq_approvals_request_person_role"),
 )
 
+# The queue (engine/queue.py): a worker leases a queued job (lease_id, owner,
+# expiry renewed by heartbeats); only the lease holder may record its outcome.
 jobs = Table(
     "jobs",
     metadata,
@@ -494,7 +497,28 @@ jobs = Table(
     Column("attempts", Integer, nullable=False),
     _created(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("max_attempts", Integer, nullable=False, server_default=text("3")),
+    Column("available_at", UTCDateTime(), nullable=True),  # not before (retry back-off)
+    Column("lease_id", String(32), nullable=True),
+    Column("lease_owner", String(200), nullable=True),  # host:pid/worker
+    Column("lease_expires_at", UTCDateTime(), nullable=True),
+    Column("run_id", Id, nullable=True),  # the run the lease holder is making
+    Column("cancel_requested_by", Id, nullable=True),
+    Column("cancel_requested_at", UTCDateTime(), nullable=True),
+    Column("progress", Float, nullable=True),  # 0 to 1, as the backend reports it
+    Column("stage", String(200), nullable=True),
     UniqueConstraint("request_id", name="uq_jobs_request_id"),
+    Index("ix_jobs_state_available", "state", "available_at"),
+)
+
+# A production's place in the shared queue: higher goes first; ties by age.
+queue_priorities = Table(
+    "queue_priorities",
+    metadata,
+    Column("production_id", Id, ForeignKey("productions.id"), primary_key=True),
+    Column("priority", Integer, nullable=False),
+    _ref("set_by", "people.id"),
+    Column("set_at", UTCDateTime(), nullable=False),
 )
 
 # One execution of a job: the prompt log (model, parameters, seed, timings, usage, cost).

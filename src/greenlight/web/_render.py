@@ -43,6 +43,7 @@ _STATE_TONE = {
     RequestState.QUARANTINED: "bad",
     RequestState.DENIED: "bad",
     RequestState.FAILED: "bad",
+    RequestState.CANCELLED: "bad",
     RequestState.REJECTED: "bad",
     RequestState.IN_REVIEW: "review",
     RequestState.ACCEPTED: "good",
