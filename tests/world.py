@@ -192,7 +192,7 @@ def build_world(platform: Platform, *, vetted: bool = True) -> World:
                 name="OpenCV inpaint",
                 version="4.14",
                 hosting="studio",
-                backend="inpaint",
+                backend="inpaint-opencv",
                 use_cases=["vfx_cleanup", "de_aging"],
             ),
         )
@@ -203,7 +203,7 @@ def build_world(platform: Platform, *, vetted: bool = True) -> World:
                 name="Lumen Cleanup",
                 version="2.1",
                 hosting="vendor_enclosed",
-                backend="inpaint",
+                backend="inpaint-opencv",
                 use_cases=["vfx_cleanup"],
             ),
         )

@@ -52,7 +52,7 @@ def seed(platform: Platform, *, run_inline: bool = True, vetted: bool = True) ->
             name="OpenCV inpaint",
             version="4",
             hosting="studio",
-            backend="inpaint",
+            backend="inpaint-opencv",
             use_cases=["vfx_cleanup"],
         )
         studio_tool = create_tool(conn, studio_tools.id, inpaint)

@@ -123,7 +123,7 @@ def test_an_unexpected_failure_is_500_without_a_traceback(sqlite_studio: Studio)
             "name": "X",
             "version": "1",
             "hosting": "studio",
-            "backend": "inpaint",
+            "backend": "inpaint-opencv",
             "use_cases": ["vfx_cleanup"],
         },
     )

@@ -221,7 +221,7 @@ def test_a_refused_request_frees_its_key_for_the_corrected_one(studio: Studio) -
         f"{API}/requests", json=cleanup_draft(studio, plate, parameters={}), headers=key
     )
     assert wrong.status_code == 422
-    assert error_code(wrong) == "backend.inpaint.no_mask"
+    assert error_code(wrong) == "backend.inpaint-opencv.no_mask"
     fixed = artist.post(f"{API}/requests", json=cleanup_draft(studio, plate), headers=key)
     assert fixed.status_code == 201, fixed.text
 

@@ -230,7 +230,7 @@ def test_auditor_reads_but_cannot_submit_and_outsider_sees_nothing(world: World)
 def test_refused_steps_write_nothing(world: World) -> None:
     plate = world.upload_plate()
     before = _counts(world)
-    with refused("backend.inpaint.bad_parameter", InvalidInput):
+    with refused("backend.inpaint-opencv.bad_parameter", InvalidInput):
         requests.submit(
             world.platform,
             world.access("artist"),

@@ -4,7 +4,7 @@ A backend gets input files and parameters and gives back output files, usage and
 timings; it knows nothing of policy, consent, the ledger or the database. The
 lifecycle picks one by name and calls it in two steps::
 
-    backend = backend_for("inpaint")
+    backend = backend_for("inpaint-opencv")
     parameters = backend.check(inputs, request_parameters)   # before queueing
     result = backend.run(inputs, parameters, out_dir)          # in the worker
 
@@ -14,11 +14,13 @@ Every refusal is ``InvalidInput`` with a code under ``backend.<name>.``.
 from collections.abc import Callable
 
 from greenlight.backends.base import Backend, BackendInput, BackendOutput, BackendResult
-from greenlight.backends.inpaint import InpaintBackend
+from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
+from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
 from greenlight.core.errors import NotFound
 
 _REGISTRY: dict[str, Callable[[], Backend]] = {
-    InpaintBackend.name: InpaintBackend,
+    OpenCVInpaintBackend.name: OpenCVInpaintBackend,
+    PatchMatchInpaintBackend.name: PatchMatchInpaintBackend,
 }
 
 BACKENDS: tuple[str, ...] = tuple(sorted(_REGISTRY))
@@ -44,6 +46,7 @@ __all__ = [
     "BackendInput",
     "BackendOutput",
     "BackendResult",
-    "InpaintBackend",
+    "OpenCVInpaintBackend",
+    "PatchMatchInpaintBackend",
     "backend_for",
 ]

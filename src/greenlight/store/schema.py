@@ -202,7 +202,7 @@ tools = Table(
     Column("name", String(200), nullable=False),
     Column("version", String(100), nullable=False),
     Column("hosting", String(32), nullable=False),
-    # Which backend runs it here ("inpaint"); NULL when the vendor delivers the work.
+    # Which backend runs it here ("inpaint-opencv"); NULL when the vendor delivers the work.
     Column("backend", String(64), nullable=True),
     Column("use_cases", Json, nullable=False),  # the use cases it is vetted for
     _created(),

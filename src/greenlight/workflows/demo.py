@@ -330,7 +330,7 @@ def seed(platform: Platform) -> DemoCast:
                 name="Lumen Cleanup",
                 version="2.3.0",
                 hosting=Hosting.VENDOR_ENCLOSED,
-                backend="inpaint",
+                backend="inpaint-opencv",
                 use_cases=[UseCase.VFX_CLEANUP],
             ),
         )
@@ -341,7 +341,7 @@ def seed(platform: Platform) -> DemoCast:
                 name="OpenCV inpaint",
                 version=cv2.__version__,
                 hosting=Hosting.STUDIO,
-                backend="inpaint",
+                backend="inpaint-opencv",
                 use_cases=[UseCase.VFX_CLEANUP, UseCase.DE_AGING],
             ),
         )

@@ -1,4 +1,4 @@
-"""The inpaint backend cleaning real images built on the spot, and what it refuses."""
+"""The inpaint-opencv backend cleaning real images built on the spot, and what it refuses."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from greenlight.backends import (
     Backend,
     BackendInput,
     BackendResult,
-    InpaintBackend,
+    OpenCVInpaintBackend,
     backend_for,
 )
 from greenlight.core.errors import InvalidInput, NotFound
@@ -72,7 +72,7 @@ def error_in_area(image: np.ndarray, truth: np.ndarray, area: np.ndarray) -> flo
 
 
 def clean(tmp_path: Path, inputs: list[BackendInput], **parameters: Any) -> BackendResult:
-    return InpaintBackend().run(inputs, parameters, tmp_path / "out")
+    return OpenCVInpaintBackend().run(inputs, parameters, tmp_path / "out")
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_the_result_says_what_was_done_and_where_it_came_from(
 ) -> None:
     _, scratch, inputs = scratched_plate
     mask_first = [inputs[1], inputs[0]]  # lineage follows positions, not roles
-    backend = backend_for("inpaint")
+    backend = backend_for("inpaint-opencv")
 
     parameters = backend.check(mask_first, {})  # when the request is made
     result = backend.run(mask_first, parameters, tmp_path / "out")  # later, in a worker
@@ -214,12 +214,12 @@ def test_a_plate_under_a_non_ascii_path_is_read(tmp_path: Path) -> None:
     assert read(result.outputs[0].path).shape == (HEIGHT, WIDTH, 3)
 
 
-def test_inpaint_is_found_by_name() -> None:
-    backend: Backend = backend_for("inpaint")
+def test_inpaint_opencv_is_found_by_name() -> None:
+    backend: Backend = backend_for("inpaint-opencv")
 
-    assert isinstance(backend, InpaintBackend)
-    assert backend.name == "inpaint"
-    assert "inpaint" in BACKENDS
+    assert isinstance(backend, OpenCVInpaintBackend)
+    assert backend.name == "inpaint-opencv"
+    assert "inpaint-opencv" in BACKENDS
 
 
 def test_an_unknown_backend_is_not_found_and_the_known_ones_are_named() -> None:
@@ -227,7 +227,7 @@ def test_an_unknown_backend_is_not_found_and_the_known_ones_are_named() -> None:
         backend_for("nope")
 
     assert caught.value.code == "backend.unknown"
-    assert "inpaint" in caught.value.message
+    assert "inpaint-opencv" in caught.value.message
 
 
 # What it refuses, before any work is queued.
@@ -237,9 +237,9 @@ def test_a_mask_of_another_size_is_refused(tmp_path: Path) -> None:
     plate_in = plate(make_image(tmp_path / "p.png", size=(WIDTH, HEIGHT)))
     small = mask(write(tmp_path / "m.png", np.full((HEIGHT // 2, WIDTH // 2), 255, np.uint8)))
 
-    with refused("backend.inpaint.mask_size_mismatch", InvalidInput):
-        InpaintBackend().check([plate_in, small], {})
-    with refused("backend.inpaint.mask_size_mismatch", InvalidInput):
+    with refused("backend.inpaint-opencv.mask_size_mismatch", InvalidInput):
+        OpenCVInpaintBackend().check([plate_in, small], {})
+    with refused("backend.inpaint-opencv.mask_size_mismatch", InvalidInput):
         clean(tmp_path, [plate_in, small])
     assert not (tmp_path / "out").exists()
 
@@ -265,31 +265,31 @@ def test_a_mask_of_another_size_is_refused(tmp_path: Path) -> None:
 def test_a_bad_parameter_is_refused(tmp_path: Path, parameters: dict[str, Any]) -> None:
     plate_in = plate(make_image(tmp_path / "p.png", size=(WIDTH, HEIGHT)))
 
-    with refused("backend.inpaint.bad_parameter", InvalidInput):
-        InpaintBackend().check([plate_in], parameters)
+    with refused("backend.inpaint-opencv.bad_parameter", InvalidInput):
+        OpenCVInpaintBackend().check([plate_in], parameters)
 
 
 def test_a_region_reaching_off_the_plate_is_refused(tmp_path: Path) -> None:
     plate_in = plate(make_image(tmp_path / "p.png", size=(WIDTH, HEIGHT)))
 
-    with refused("backend.inpaint.region_outside_plate", InvalidInput):
-        InpaintBackend().check([plate_in], {"regions": [[WIDTH - 4, 0, 5, 5]]})
+    with refused("backend.inpaint-opencv.region_outside_plate", InvalidInput):
+        OpenCVInpaintBackend().check([plate_in], {"regions": [[WIDTH - 4, 0, 5, 5]]})
 
 
 def test_garbage_bytes_sent_as_a_plate_are_refused(tmp_path: Path) -> None:
     (tmp_path / "p.png").write_bytes(b"\x89PNG but then not an image at all" * 10)
 
-    with refused("backend.inpaint.unreadable_image", InvalidInput):
-        InpaintBackend().check([plate(tmp_path / "p.png")], {"regions": [[0, 0, 1, 1]]})
+    with refused("backend.inpaint-opencv.unreadable_image", InvalidInput):
+        OpenCVInpaintBackend().check([plate(tmp_path / "p.png")], {"regions": [[0, 0, 1, 1]]})
 
 
 def test_a_truncated_plate_whose_header_is_intact_is_refused_when_run(tmp_path: Path) -> None:
     whole = make_image(tmp_path / "whole.png", size=(WIDTH, HEIGHT)).read_bytes()
     (tmp_path / "cut.png").write_bytes(whole[: len(whole) // 2])  # a copy that stopped halfway
     cut = plate(tmp_path / "cut.png")
-    InpaintBackend().check([cut], {"regions": [[0, 0, 1, 1]]})  # the header alone looks fine
+    OpenCVInpaintBackend().check([cut], {"regions": [[0, 0, 1, 1]]})  # the header alone looks fine
 
-    with refused("backend.inpaint.unreadable_image", InvalidInput):
+    with refused("backend.inpaint-opencv.unreadable_image", InvalidInput):
         clean(tmp_path, [cut], regions=[[0, 0, 1, 1]])
 
 
@@ -314,8 +314,8 @@ def test_an_image_claiming_huge_dimensions_is_refused_before_decoding(
 ) -> None:
     bomb = plate(png_header_claiming(tmp_path / "bomb.png", width, height))
 
-    with refused("backend.inpaint.image_too_large", InvalidInput):
-        InpaintBackend().check([bomb], {"regions": [[0, 0, 1, 1]]})
+    with refused("backend.inpaint-opencv.image_too_large", InvalidInput):
+        OpenCVInpaintBackend().check([bomb], {"regions": [[0, 0, 1, 1]]})
 
 
 def test_a_plate_that_needs_an_exif_rotation_to_look_right_is_refused(tmp_path: Path) -> None:
@@ -323,8 +323,8 @@ def test_a_plate_that_needs_an_exif_rotation_to_look_right_is_refused(tmp_path: 
     exif[0x0112] = 6  # stored sideways, shown turned 90 degrees
     path = make_image(tmp_path / "phone.jpg", size=(WIDTH, HEIGHT), exif=exif)
 
-    with refused("backend.inpaint.rotated_image", InvalidInput):
-        InpaintBackend().check([plate(path, "image/jpeg")], {"regions": [[0, 0, 1, 1]]})
+    with refused("backend.inpaint-opencv.rotated_image", InvalidInput):
+        OpenCVInpaintBackend().check([plate(path, "image/jpeg")], {"regions": [[0, 0, 1, 1]]})
 
 
 @pytest.mark.parametrize(
@@ -337,31 +337,33 @@ def test_a_plate_that_is_not_png_jpeg_tiff_or_webp_is_refused(
     path = tmp_path / name
     Image.new("RGB", (8, 8)).save(path, "GIF" if name.endswith(".gif") else "PNG")
 
-    with refused("backend.inpaint.unsupported_type", InvalidInput):
-        InpaintBackend().check([plate(path, media_type)], {"regions": [[0, 0, 1, 1]]})
+    with refused("backend.inpaint-opencv.unsupported_type", InvalidInput):
+        OpenCVInpaintBackend().check([plate(path, media_type)], {"regions": [[0, 0, 1, 1]]})
 
 
-def test_inputs_must_be_one_plate_and_at_most_one_mask(tmp_path: Path) -> None:
+def test_inputs_must_be_plates_and_at_most_one_mask(tmp_path: Path) -> None:
     p = plate(make_image(tmp_path / "p.png", size=(WIDTH, HEIGHT)))
     m = mask(write(tmp_path / "m.png", np.full((HEIGHT, WIDTH), 255, np.uint8)))
     reference = BackendInput(path=p.path, part="reference", media_type="image/png")
-    backend = InpaintBackend()
+    backend = OpenCVInpaintBackend()
 
-    with refused("backend.inpaint.missing_plate", InvalidInput):
+    with refused("backend.inpaint-opencv.missing_plate", InvalidInput):
         backend.check([m], {})
-    with refused("backend.inpaint.too_many_inputs", InvalidInput):
-        backend.check([p, p, m], {})
-    with refused("backend.inpaint.unexpected_input", InvalidInput):
+    with refused("backend.inpaint-opencv.too_many_inputs", InvalidInput):
+        backend.check([p, m, m], {})
+    with refused("backend.inpaint-opencv.duplicate_frame_name", InvalidInput):
+        backend.check([p, p, m], {})  # a sequence's frames each need their own name
+    with refused("backend.inpaint-opencv.unexpected_input", InvalidInput):
         backend.check([p, m, reference], {})
-    with refused("backend.inpaint.no_mask", InvalidInput):
+    with refused("backend.inpaint-opencv.no_mask", InvalidInput):
         backend.check([p], {})
-    with refused("backend.inpaint.mask_and_regions", InvalidInput):
+    with refused("backend.inpaint-opencv.mask_and_regions", InvalidInput):
         backend.check([p, m], {"regions": [[0, 0, 1, 1]]})
 
 
 @pytest.mark.parametrize(
     ("fill", "code"),
-    [(0, "backend.inpaint.empty_mask"), (255, "backend.inpaint.mask_covers_plate")],
+    [(0, "backend.inpaint-opencv.empty_mask"), (255, "backend.inpaint-opencv.mask_covers_plate")],
 )
 def test_a_mask_that_marks_nothing_or_everything_is_refused(
     tmp_path: Path, fill: int, code: str
