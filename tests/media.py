@@ -101,6 +101,52 @@ def make_video(
     return path
 
 
+def make_clip(
+    path: Path,
+    frames: int = 6,
+    size: tuple[int, int] = (64, 48),
+    rate: int = 24,
+    *,
+    timecode: str | None = "01:00:00:00",
+    audio: bool = True,
+    pictures: list[np.ndarray] | None = None,
+) -> Path:
+    """A camera-like clip: H.264 in MP4 or QuickTime (by suffix) with a start timecode and
+    a stereo AAC tone under it. ``pictures`` (RGB) replace the default panning frame."""
+    picture = frame(*size)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height = size
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "ultrafast", "crf": "12"}
+        if timecode is not None:
+            video.metadata["timecode"] = timecode
+        sound = container.add_stream("aac", rate=48000) if audio else None
+        if sound is not None:
+            sound.layout = "stereo"
+        for i in range(frames):
+            pixels = pictures[i] if pictures is not None else np.roll(picture, i * 4, axis=1)
+            for packet in video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        if sound is not None:
+            total, at = 48000 * frames // rate, 0
+            while at < total:
+                t = np.arange(at, at + 1024, dtype=np.float32) / 48000
+                tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+                chunk = av.AudioFrame.from_ndarray(
+                    np.stack([tone, tone]), format="fltp", layout="stereo"
+                )
+                chunk.sample_rate, chunk.pts, chunk.time_base = 48000, at, Fraction(1, 48000)
+                for packet in sound.encode(chunk):
+                    container.mux(packet)
+                at += 1024
+            for packet in sound.encode():
+                container.mux(packet)
+    return path
+
+
 def make_srt(path: Path) -> Path:
     path.write_text(
         "1\n00:00:01,000 --> 00:00:03,000\nWhere were you on the night of the storm?\n\n"
