@@ -541,6 +541,43 @@ runs = Table(
     Index("ix_runs_job", "job_id"),
 )
 
+# The rest of each run's prompt log, one row per run (migration 0006): the tool it
+# ran for, the prompt and negative prompt sealed with AES-GCM (the key stays in the
+# data directory's keys/, never in the database) with their SHA-256, the input
+# hashes, when its job was queued, GPU-seconds, where the cost came from and the
+# host it ran on. Kept beside ``runs`` rather than in it so that the ciphertext
+# is never read by code that lists runs, and can be erased on its own.
+prompt_logs = Table(
+    "prompt_logs",
+    metadata,
+    Column("run_id", Id, ForeignKey("runs.id"), primary_key=True),
+    _ref("tool_id", "tools.id"),
+    Column("key_id", String(16), nullable=False),  # which prompt key sealed the texts
+    Column("prompt_sealed", LargeBinary, nullable=False),
+    Column("prompt_sha256", String(64), nullable=False),
+    Column("negative_prompt_sealed", LargeBinary, nullable=True),
+    Column("negative_prompt_sha256", String(64), nullable=True),
+    Column("inputs", Json, nullable=False),  # [{"sha256", "part"}] in the backend's order
+    Column("queued_at", UTCDateTime(), nullable=True),
+    Column("gpu_seconds", Numeric(14, 3), nullable=True),
+    Column("cost_source", String(16), nullable=True),  # rate_card | vendor; NULL: unknown
+    Column("worker_host", String(255), nullable=True),
+    _ref("delivered_by", "people.id", nullable=True),  # who uploaded a vendor's delivery
+)
+
+# What a tool costs, when the studio has agreed a price: per run, per output and
+# per GPU-second (USD). Any part may be left out; a run's cost is their sum.
+tool_rate_cards = Table(
+    "tool_rate_cards",
+    metadata,
+    Column("tool_id", Id, ForeignKey("tools.id"), primary_key=True),
+    Column("per_run_usd", Numeric(12, 6), nullable=True),
+    Column("per_output_usd", Numeric(12, 6), nullable=True),
+    Column("per_gpu_second_usd", Numeric(12, 6), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    _ref("updated_by", "people.id", nullable=True),  # NULL: set by the operator
+)
+
 assets = Table(
     "assets",
     metadata,
