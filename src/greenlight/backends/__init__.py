@@ -16,11 +16,13 @@ from collections.abc import Callable
 from greenlight.backends.base import Backend, BackendInput, BackendOutput, BackendResult
 from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
 from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
+from greenlight.backends.openai_images import OpenAIImagesBackend
 from greenlight.core.errors import NotFound
 
 _REGISTRY: dict[str, Callable[[], Backend]] = {
     OpenCVInpaintBackend.name: OpenCVInpaintBackend,
     PatchMatchInpaintBackend.name: PatchMatchInpaintBackend,
+    OpenAIImagesBackend.name: OpenAIImagesBackend,
 }
 
 BACKENDS: tuple[str, ...] = tuple(sorted(_REGISTRY))
