@@ -1,32 +1,48 @@
-"""Steps 4 to 6 of a request's life: run the backend, sign and store, scan.
+"""Steps 4 to 6 of a request's life: claim its job, run the backend, sign and store, scan.
 
-The backend runs outside any database transaction (it may take minutes); the
-database holds the request in ``running`` meanwhile. Outputs are signed with
-C2PA and stored by SHA-256 before the transaction that makes them visible, so
-nobody can ever see an unsigned output.
+A run is three pieces, read top to bottom here:
+
+1. **start** (:func:`start_next`, :func:`start_request`): one transaction claims
+   the job (``engine/queue.py``: a lease), takes the ``run_started`` step and
+   inserts the run row;
+2. **execute** (:func:`execute`): the backend runs outside any transaction, in
+   the worker or on Ray (``engine/executors.py``), while a heartbeat renews the
+   lease and watches for a cancel request or the time limit;
+3. **finish** (:func:`finish_run`, :func:`fail_run`, :func:`stop_run`): the
+   outcome is written only while the lease still holds, so a worker that lost
+   its job (to the reaper, :func:`reap_lost`) can never record a result.
+
+Outputs are signed with C2PA and stored by SHA-256 before the transaction
+that makes them visible, so nobody can ever see an unsigned output; a run
+that ends any other way leaves nothing visible behind (its work directory is
+removed, its blobs deleted).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
-import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
+from greenlight.accounts import Access
 from greenlight.backends import BackendInput, BackendResult
 from greenlight.core.clock import utcnow
-from greenlight.core.enums import RequestState
-from greenlight.core.errors import Conflict, GreenlightError
+from greenlight.core.enums import RequestState, Role
+from greenlight.core.errors import Conflict, Forbidden, GreenlightError
 from greenlight.core.ids import new_id
 from greenlight.core.models import Asset, RequestDetail
 from greenlight.engine import assets as asset_store
+from greenlight.engine import prompt_log, queue
+from greenlight.engine.executors import Executor, LocalExecutor
 from greenlight.engine.lifecycle import Step, advance
 from greenlight.engine.platform import Platform
-from greenlight.engine.requests import load_detail, load_request, set_job_state
+from greenlight.engine.queue import Heartbeat, Lease, LeaseLost, QueueSettings, Stopped
+from greenlight.engine.requests import load_detail, load_request
 from greenlight.likeness import ScanResult
 from greenlight.provenance import (
     CredentialFacts,
@@ -39,43 +55,90 @@ from greenlight.provenance import (
 from greenlight.rights import consents_for, get_tool
 from greenlight.store.schema import consents, jobs, runs
 
+log = logging.getLogger("greenlight.runs")
+
 WORKER = "system:worker"
 # The ledger events that let work start: the grant a credential points back to.
 _GRANTS = ("policy.allowed", "approval.complete")
 
 
 @dataclass(frozen=True)
-class _Started:
+class Started:
+    """A claimed job whose run has started: what the backend call and the finishing
+    steps need, and the lease that lets this worker record the outcome."""
+
+    lease: Lease
     run_id: str
-    job_id: str
     backend: str
     tool: Tool
     parameters: dict[str, Any]
     inputs: list[tuple[Asset, str]]
     governance: Governance
     covered_talent: tuple[str, ...]
+    actor: str
+
+    @property
+    def job_id(self) -> str:
+        """The job being run."""
+        return self.lease.job_id
+
+    @property
+    def request_id(self) -> str:
+        """The request the job is for."""
+        return self.lease.request_id
 
 
-def run_request(platform: Platform, request_id: str, *, actor: str = WORKER) -> RequestDetail:
-    """Run a queued request's job on its backend, to ``in_review``, ``quarantined`` or
-    ``failed``. Returns the request as it then stands."""
-    started = _start(platform, request_id, actor)
-    work = Path(tempfile.mkdtemp(prefix=f"{started.run_id}-", dir=platform.work_dir))
-    try:
-        try:
-            inputs = _materialize(platform, started.inputs, work / "in")
-            out_dir = work / "out"
-            out_dir.mkdir()
-            backend = platform.backends(started.backend)
-            result = backend.run(inputs, started.parameters, out_dir)
-        except Exception as exc:  # any backend failure is recorded, never left running
-            return _fail(platform, request_id, started, exc, actor)
-        return _finish(platform, request_id, started, inputs, result, work / "signed", actor)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def run_request(
+    platform: Platform,
+    request_id: str,
+    *,
+    actor: str = WORKER,
+    executor: Executor | None = None,
+    settings: QueueSettings | None = None,
+) -> RequestDetail:
+    """Claim a queued request's job and run it here and now: to ``in_review``,
+    ``quarantined``, ``failed`` (or ``queued`` again, for a retry). Returns the
+    request as it then stands. The CLI, the demo and inline API runs use this;
+    workers take the next job in line with :func:`run_next`."""
+    settings = settings or QueueSettings()
+    started = start_request(platform, request_id, settings, actor=actor)
+    return execute(platform, started, executor or LocalExecutor(platform.backends), settings)
 
 
-def _start(platform: Platform, request_id: str, actor: str) -> _Started:
+def run_next(
+    platform: Platform,
+    owner: str,
+    executor: Executor,
+    settings: QueueSettings,
+    *,
+    actor: str = WORKER,
+) -> RequestDetail | None:
+    """Claim the next job in line for ``owner`` and run it; ``None`` if nothing waits."""
+    started = start_next(platform, owner, settings, actor=actor)
+    return None if started is None else execute(platform, started, executor, settings)
+
+
+# --- 1. start ---------------------------------------------------------------------
+
+
+def start_next(
+    platform: Platform, owner: str, settings: QueueSettings, *, actor: str = WORKER
+) -> Started | None:
+    """Claim the next job for ``owner`` and start its run, in one transaction."""
+    with platform.db.transaction() as conn:
+        lease = queue.claim_next(conn, owner, settings)
+        return None if lease is None else _start(conn, platform, lease, actor)
+
+
+def start_request(
+    platform: Platform,
+    request_id: str,
+    settings: QueueSettings,
+    *,
+    actor: str = WORKER,
+    owner: str | None = None,
+) -> Started:
+    """Claim one queued request's job and start its run (running it by hand)."""
     with platform.db.transaction() as conn:
         request = load_request(conn, request_id)
         if request.state is not RequestState.QUEUED:
@@ -91,73 +154,148 @@ def _start(platform: Platform, request_id: str, actor: str) -> _Started:
                 "work. Upload the vendor's output instead of running it here.",
                 code="run.no_backend",
             )
-        job_id = conn.execute(select(jobs.c.id).where(jobs.c.request_id == request_id)).scalar_one()
-        detail = load_detail(conn, request_id)
-        grant = next(e for e in reversed(detail.events) if e.event_type in _GRANTS)
-        run_id = new_id("run")
-        advance(
-            conn,
-            platform.ledger,
-            request_id,
-            Step.RUN_STARTED,
-            actor=actor,
-            subjects={"job": job_id, "run": run_id},
-            payload={"backend": tool.backend},
+        lease = queue.claim_request(
+            conn, request_id, owner or queue.worker_name("inline"), settings
         )
-        set_job_state(conn, job_id, "running", attempt=True)
-        conn.execute(
-            insert(runs).values(
-                id=run_id,
-                job_id=job_id,
-                backend=tool.backend,
-                model=tool.name,
-                model_version=tool.version,
-                parameters=request.parameters,
-                seed=None,
-                started_at=utcnow(),
-                usage={},
-            )
+        return _start(conn, platform, lease, actor)
+
+
+def _start(
+    conn: Connection, platform: Platform, lease: Lease, actor: str, *, backend: str | None = None
+) -> Started:
+    """Take the ``run_started`` step on a just-claimed job and insert its run row.
+
+    ``backend`` names what makes the outputs when the tool has no backend here
+    (``vendor-delivery``: the vendor uploads them, ``engine/vendor_delivery.py``).
+    """
+    request_id = lease.request_id
+    request = load_request(conn, request_id)
+    tool = get_tool(conn, request.tool_id)
+    backend = backend or tool.backend
+    assert backend is not None  # the queue hands out only jobs with a backend
+    detail = load_detail(conn, request_id)
+    grant = next(e for e in reversed(detail.events) if e.event_type in _GRANTS)
+    run_id = new_id("run")
+    advance(
+        conn,
+        platform.ledger,
+        request_id,
+        Step.RUN_STARTED,
+        actor=actor,
+        subjects={"job": lease.job_id, "run": run_id},
+        payload={"backend": backend, "attempt": lease.attempt, "worker": lease.owner},
+    )
+    queue.attach_run(conn, lease, run_id)
+    conn.execute(
+        insert(runs).values(
+            id=run_id,
+            job_id=lease.job_id,
+            backend=backend,
+            model=tool.name,
+            model_version=tool.version,
+            parameters=request.parameters,
+            seed=None,
+            started_at=utcnow(),
+            usage={},
         )
-        inputs = [(asset_store.load_asset(conn, i.asset_id), i.part) for i in request.inputs]
-        on_record = consents_for(conn, request.production_id, request.talent_ids)
-        now = utcnow()
-        covered = [
-            c
-            for c in on_record
-            if c.covers(
-                request.use_case,
-                now,
-                production_id=request.production_id,
-                medium=request.disclosure.medium,
-                territory=request.disclosure.territory,
-            )
-        ]
-        decision = detail.decision
-        assert decision is not None  # a queued request has been judged
-        governance = Governance(
-            request_id=request_id,
-            production=request.production_id,
-            use_case=request.use_case.value,
-            policy_decision_id=decision.id,
-            policy_version=decision.policy_version,
-            approval_ids=tuple(a.id for a in detail.approvals if a.approved),
-            consent_ids=tuple(sorted(c.id for c in covered)),
-            prompt_log_id=run_id,
-            prompt_sha256=prompt_digest(request.prompt),
-            ledger=LedgerReference(
-                origin=platform.ledger.origin, index=grant.index, leaf_hash=grant.leaf_hash
-            ),
+    )
+    inputs = [(asset_store.load_asset(conn, i.asset_id), i.part) for i in request.inputs]
+    prompt_log.record_start(
+        conn,
+        platform,
+        run_id=run_id,
+        request=request,
+        tool=tool,
+        job_id=lease.job_id,
+        inputs=inputs,
+    )
+    on_record = consents_for(conn, request.production_id, request.talent_ids)
+    now = utcnow()
+    covered = [
+        c
+        for c in on_record
+        if c.covers(
+            request.use_case,
+            now,
+            production_id=request.production_id,
+            medium=request.disclosure.medium,
+            territory=request.disclosure.territory,
         )
-        return _Started(
-            run_id=run_id,
-            job_id=job_id,
-            backend=tool.backend,
-            tool=Tool(name=tool.name, version=tool.version),
-            parameters=dict(request.parameters),
-            inputs=inputs,
-            governance=governance,
-            covered_talent=tuple(sorted({c.talent_id for c in covered})),
-        )
+    ]
+    decision = detail.decision
+    assert decision is not None  # a queued request has been judged
+    governance = Governance(
+        request_id=request_id,
+        production=request.production_id,
+        use_case=request.use_case.value,
+        policy_decision_id=decision.id,
+        policy_version=decision.policy_version,
+        approval_ids=tuple(a.id for a in detail.approvals if a.approved),
+        consent_ids=tuple(sorted(c.id for c in covered)),
+        prompt_log_id=run_id,
+        prompt_sha256=prompt_digest(request.prompt),
+        ledger=LedgerReference(
+            origin=platform.ledger.origin, index=grant.index, leaf_hash=grant.leaf_hash
+        ),
+    )
+    return Started(
+        lease=lease,
+        run_id=run_id,
+        backend=backend,
+        tool=Tool(name=tool.name, version=tool.version),
+        parameters=dict(request.parameters),
+        inputs=inputs,
+        governance=governance,
+        covered_talent=tuple(sorted({c.talent_id for c in covered})),
+        actor=actor,
+    )
+
+
+# --- 2. execute ---------------------------------------------------------------------
+
+
+def work_dir(platform: Platform, run_id: str) -> Path:
+    """Where a run keeps its inputs and unsigned outputs (removed when it ends)."""
+    return Path(platform.work_dir) / run_id
+
+
+def execute(
+    platform: Platform, started: Started, executor: Executor, settings: QueueSettings
+) -> RequestDetail:
+    """Run a started job's backend under a heartbeat, then record how it ended.
+
+    Returns the request as it then stands. A worker that lost its lease on the
+    way records nothing and gets the request as the new holder left it.
+    """
+    work = work_dir(platform, started.run_id)
+    try:
+        with Heartbeat(platform.db, started.lease, settings) as watch:
+            try:
+                inputs = _materialize(platform, started.inputs, work / "in")
+                out_dir = work / "out"
+                out_dir.mkdir()
+                progress = queue.progress_writer(platform.db, started.lease, watch, settings)
+                result = executor.run(
+                    started.backend,
+                    inputs,
+                    started.parameters,
+                    out_dir,
+                    seed=None,
+                    progress=progress,
+                    watch=watch,
+                )
+                watch.check()  # asked to stop as it finished: its outputs are not kept
+            except Stopped as stop:
+                return stop_run(platform, started, stop.reason, settings)
+            except Exception as exc:  # any backend failure is recorded, never left running
+                return fail_run(platform, started, exc, settings)
+            return finish_run(platform, started, inputs, result, work / "signed")
+    except LeaseLost:
+        log.warning("run %s of %s lost its lease; nothing recorded", started.run_id, started.job_id)
+        with platform.db.read() as conn:
+            return load_detail(conn, started.request_id)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _materialize(
@@ -177,15 +315,22 @@ def _materialize(
     return found
 
 
-def _finish(
+# --- 3. finish ----------------------------------------------------------------------
+
+
+def finish_run(
     platform: Platform,
-    request_id: str,
-    started: _Started,
+    started: Started,
     inputs: list[BackendInput],
     result: BackendResult,
     signed_dir: Path,
-    actor: str,
 ) -> RequestDetail:
+    """Sign and store a run's outputs, then record them, fenced by the lease.
+
+    Raises :class:`LeaseLost` (and deletes the blobs it stored) when the job
+    is no longer this worker's.
+    """
+    request_id, actor = started.request_id, started.actor
     signed_dir.mkdir()
     put: list[str] = []
     with asset_store.ingesting(platform, put):
@@ -218,6 +363,7 @@ def _finish(
             stored.append((signed.path, output, blob, manifest, parent_ids))
         scan = platform.scanner.scan([s[0] for s in stored], started.covered_talent)
         with platform.db.transaction() as conn:
+            queue.require_lease(conn, started.lease)
             request = load_request(conn, request_id)
             made = [
                 asset_store.insert_output(
@@ -236,18 +382,26 @@ def _finish(
                 for _, output, blob, manifest, parent_ids in stored
             ]
             _close_run(conn, started, result)
+            priced = prompt_log.record_finish(
+                conn,
+                platform,
+                started.run_id,
+                result,
+                outputs=len(made),
+                worker=started.lease.owner,
+            )
             _end_job(
                 conn,
                 platform,
-                request_id,
                 started,
                 Step.RUN_SUCCEEDED,
-                actor,
                 {
                     "model": result.model,
                     "model_version": result.model_version,
                     "duration_ms": result.duration_ms,
-                    "cost_usd": _money(result.cost_usd),
+                    "cost_usd": _money(priced.cost_usd),
+                    "cost_source": priced.cost_source,
+                    "gpu_seconds": format(priced.gpu_seconds, "f"),
                     "outputs": [
                         {"asset": a.id, "sha256": a.sha256, "media_type": a.media_type}
                         for a in made
@@ -300,7 +454,7 @@ def _scanned(conn: Any, platform: Platform, request_id: str, scan: ScanResult, a
     )
 
 
-def _close_run(conn: Any, started: _Started, result: BackendResult) -> None:
+def _close_run(conn: Any, started: Started, result: BackendResult) -> None:
     conn.execute(
         update(runs)
         .where(runs.c.id == started.run_id)
@@ -317,52 +471,223 @@ def _close_run(conn: Any, started: _Started, result: BackendResult) -> None:
     )
 
 
-def _fail(
-    platform: Platform, request_id: str, started: _Started, exc: Exception, actor: str
+def _close_run_failed(conn: Connection, run_id: str, code: str, message: str) -> None:
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.finished_at.is_(None))
+        .values(finished_at=utcnow(), error=f"[{code}] {message}")
+    )
+
+
+def worth_retrying(exc: Exception) -> bool:
+    """Whether a failed attempt may succeed if tried again.
+
+    A refusal the backend gives about its inputs or parameters (a 4xx error:
+    a mask that does not fit, an unreadable video, a quota) fails at once;
+    a crash, a timeout or a lost connection is tried again.
+    """
+    return not (isinstance(exc, GreenlightError) and exc.status < 500)
+
+
+def fail_run(
+    platform: Platform, started: Started, exc: Exception, settings: QueueSettings
 ) -> RequestDetail:
+    """Record a failed attempt: back in line after a back-off while attempts remain
+    and the failure is worth retrying, else ``failed``. Fenced by the lease."""
     if isinstance(exc, GreenlightError):
         code, message = exc.code, exc.message
     else:
         code, message = "run.backend_error", f"{type(exc).__name__}: {exc}"
+    lease = started.lease
+    retry = worth_retrying(exc) and lease.attempt < lease.max_attempts
     with platform.db.transaction() as conn:
-        conn.execute(
-            update(runs)
-            .where(runs.c.id == started.run_id)
-            .values(finished_at=utcnow(), error=f"[{code}] {message}")
+        queue.require_lease(conn, lease)
+        _close_run_failed(conn, started.run_id, code, message)
+        prompt_log.record_failure(conn, platform, started.run_id, worker=lease.owner)
+        if retry:
+            at = utcnow() + settings.backoff(lease.attempt)
+            queue.release(conn, lease, "queued", available_at=at)
+            _retried(conn, platform, started.request_id, lease.job_id, started.run_id, at, code)
+        else:
+            _end_job(
+                conn,
+                platform,
+                started,
+                Step.RUN_FAILED,
+                {"error": code, "message": message, "attempts": lease.attempt},
+            )
+        return load_detail(conn, started.request_id)
+
+
+def stop_run(
+    platform: Platform, started: Started, reason: str, settings: QueueSettings
+) -> RequestDetail:
+    """A run stopped before its end: ``cancelled`` on request, failed at the time
+    limit, or nothing recorded when the lease was lost to another worker."""
+    if reason == "time_limit":
+        limit = GreenlightError(
+            f"The run took longer than the {settings.time_limit_seconds:g} s time limit "
+            "and was stopped; ask for less work at once, or raise the limit.",
+            code="run.time_limit",
         )
-        _end_job(
+        return fail_run(platform, started, limit, settings)
+    if reason == "lease_lost":
+        raise LeaseLost(f"Job {started.job_id} was taken over by another worker.")
+    with platform.db.transaction() as conn:
+        queue.require_lease(conn, started.lease)
+        by = conn.execute(
+            select(jobs.c.cancel_requested_by).where(jobs.c.id == started.job_id)
+        ).scalar()
+        _close_run_failed(conn, started.run_id, "run.cancelled", f"Cancelled by {by}.")
+        queue.release(conn, started.lease, "cancelled")
+        advance(
             conn,
-            platform,
-            request_id,
-            started,
-            Step.RUN_FAILED,
-            actor,
-            {"error": code, "message": message},
+            platform.ledger,
+            started.request_id,
+            Step.CANCELLED,
+            actor=by or started.actor,
+            subjects={"job": started.job_id, "run": started.run_id},
+            payload={"while": "running", "attempt": started.lease.attempt},
         )
-        return load_detail(conn, request_id)
+        return load_detail(conn, started.request_id)
 
 
 def _end_job(
-    conn: Any,
-    platform: Platform,
-    request_id: str,
-    started: _Started,
-    step: Step,
-    actor: str,
-    payload: dict[str, Any],
+    conn: Any, platform: Platform, started: Started, step: Step, payload: dict[str, Any]
 ) -> None:
     """Close the job (done or failed) and take the run's last step on the request."""
-    set_job_state(conn, started.job_id, "done" if step is Step.RUN_SUCCEEDED else "failed")
+    queue.release(conn, started.lease, "done" if step is Step.RUN_SUCCEEDED else "failed")
     advance(
         conn,
         platform.ledger,
-        request_id,
+        started.request_id,
         step,
-        actor=actor,
+        actor=started.actor,
         subjects={"job": started.job_id, "run": started.run_id},
         payload=payload,
     )
 
 
+def _retried(
+    conn: Connection,
+    platform: Platform,
+    request_id: str,
+    job_id: str,
+    run_id: str | None,
+    at: Any,
+    code: str,
+) -> None:
+    subjects = {"job": job_id, **({"run": run_id} if run_id else {})}
+    advance(
+        conn,
+        platform.ledger,
+        request_id,
+        Step.RUN_RETRIED,
+        actor=WORKER,
+        subjects=subjects,
+        payload={"error": code, "next_attempt_at": at.isoformat()},
+    )
+
+
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
+
+
+# --- lost workers ---------------------------------------------------------------------
+
+
+def reap_lost(platform: Platform, settings: QueueSettings) -> int:
+    """Deal with jobs whose worker stopped renewing its lease; how many there were.
+
+    Each lost run is closed as failed (``run.worker_lost``) and its work
+    directory removed, so nothing it wrote becomes visible; the job goes back
+    in line after a back-off, or fails once its attempts are spent, or is
+    cancelled if that was asked.
+    """
+    with platform.db.transaction() as conn:
+        lost = queue.expired_leases(conn)
+        for job in lost:
+            message = (
+                f"The worker running it ({job.owner}) stopped answering; its lease expired at "
+                f"{job.expired_at.isoformat()}."
+            )
+            if job.run_id is not None:
+                _close_run_failed(conn, job.run_id, "run.worker_lost", message)
+            subjects = {"job": job.job_id, **({"run": job.run_id} if job.run_id else {})}
+            if job.cancel_requested:
+                by = conn.execute(
+                    select(jobs.c.cancel_requested_by).where(jobs.c.id == job.job_id)
+                ).scalar()
+                queue.release(conn, job.job_id, "cancelled")
+                step, actor = Step.CANCELLED, by or WORKER
+                payload: dict[str, Any] = {"while": "running", "worker_lost": True}
+            elif job.attempts >= job.max_attempts:
+                queue.release(conn, job.job_id, "failed")
+                step, actor = Step.RUN_FAILED, WORKER
+                payload = {"error": "run.worker_lost", "message": message}
+            else:
+                at = utcnow() + settings.backoff(job.attempts)
+                queue.release(conn, job.job_id, "queued", available_at=at)
+                _retried(
+                    conn, platform, job.request_id, job.job_id, job.run_id, at, "run.worker_lost"
+                )
+                continue
+            advance(
+                conn,
+                platform.ledger,
+                job.request_id,
+                step,
+                actor=actor,
+                subjects=subjects,
+                payload=payload,
+            )
+    for job in lost:
+        if job.run_id is not None:
+            shutil.rmtree(work_dir(platform, job.run_id), ignore_errors=True)
+    return len(lost)
+
+
+# --- cancelling ------------------------------------------------------------------------
+
+
+def cancel(platform: Platform, access: Access, request_id: str) -> RequestDetail:
+    """Cancel a queued or running request (its requester, a producer or an admin).
+
+    Queued work is cancelled at once. Running work is asked to stop: its
+    worker sees the request at its next heartbeat, stops the backend and
+    records ``cancelled`` (the answer still shows ``running`` until then).
+    """
+    with platform.db.transaction() as conn:
+        request = load_request(conn, request_id)
+        access.require_read(request.production_id)
+        roles = access.roles_in(request.production_id)
+        if request.requested_by != access.person.id and not roles & {Role.PRODUCER, Role.ADMIN}:
+            raise Forbidden(
+                "Only the person who asked for the work, a producer or an admin may cancel it.",
+                code="cancel.not_allowed",
+                reason="role",
+            )
+        job = conn.execute(
+            select(jobs.c.id, jobs.c.state).where(jobs.c.request_id == request_id)
+        ).first()
+        if job is None or request.state not in (RequestState.QUEUED, RequestState.RUNNING):
+            raise Conflict(
+                f"Request {request_id} is {request.state.value}; only queued or running "
+                "work can be cancelled.",
+                code="cancel.not_cancellable",
+                state=request.state.value,
+            )
+        if request.state is RequestState.QUEUED:
+            queue.release(conn, job.id, "cancelled")
+            advance(
+                conn,
+                platform.ledger,
+                request_id,
+                Step.CANCELLED,
+                actor=access.person.id,
+                subjects={"job": job.id},
+                payload={"while": "queued"},
+            )
+        else:
+            queue.request_cancel(conn, job.id, access.person.id)
+        return load_detail(conn, request_id)

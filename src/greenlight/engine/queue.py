@@ -1,0 +1,461 @@
+"""The job queue: which job runs next, who holds it, and who may say how it ended.
+
+Jobs live in the ``jobs`` table, one per queued request. A worker **claims**
+the next job: the highest production priority first (``queue_priorities``,
+set by a producer or an admin), then the oldest, skipping jobs waiting out a
+retry back-off (``available_at``). On PostgreSQL the pick is ``SELECT ... FOR
+UPDATE SKIP LOCKED``, so concurrent claimers never wait on, nor get, the same
+row; on SQLite every write transaction holds the single writer lock, so the
+pick and the update are one atomic step anyway.
+
+A claim is a **lease**: a fresh ``lease_id``, the worker's name and an expiry
+that the worker's heartbeat pushes forward while the backend runs. Whatever
+the worker later records (outputs, a failure, a cancellation) is **fenced**
+by the lease: it is written only if the job still carries that ``lease_id``.
+A worker that stopped heart-beating (it died, or hung) loses the job to the
+reaper, which puts it back in line (or fails it after ``max_attempts``); if
+the old worker wakes up it can no longer record anything, so a job run twice
+makes two runs on the record but only one result.
+
+Cancelling a queued job is immediate (``engine/runs.py``); cancelling a
+running one sets ``cancel_requested_at``, which the worker's next heartbeat
+sees (:class:`Heartbeat`), and the backend is stopped at its next progress
+report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from greenlight.core.clock import utcnow
+from greenlight.core.enums import RequestState
+from greenlight.core.errors import Conflict, InvalidInput
+from greenlight.store import Database
+from greenlight.store.schema import generation_requests, jobs, queue_priorities, tools
+
+log = logging.getLogger("greenlight.queue")
+
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """How long a lease lasts, how often it is renewed, how retries back off.
+
+    A worker renews its lease every ``heartbeat_seconds``; one that misses
+    ``lease_seconds`` of heartbeats is taken for dead. A failed attempt waits
+    ``backoff_seconds`` doubled per attempt, at most ``max_backoff_seconds``.
+    A run longer than ``time_limit_seconds`` is stopped and failed. Progress
+    reports reach the database at most every ``progress_seconds``.
+    """
+
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    backoff_seconds: float = 2.0
+    max_backoff_seconds: float = 300.0
+    time_limit_seconds: float = 3600.0
+    progress_seconds: float = 0.5
+
+    def backoff(self, attempt: int) -> timedelta:
+        """The wait before attempt ``attempt + 1``, after attempt ``attempt`` failed."""
+        seconds = self.backoff_seconds * (2 ** max(attempt - 1, 0))
+        return timedelta(seconds=min(seconds, self.max_backoff_seconds))
+
+
+def worker_name(label: str = "worker") -> str:
+    """A name for this worker that says where it runs: ``host:pid/label``."""
+    return f"{socket.gethostname()}:{os.getpid()}/{label}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claimed job: proof of who may record its outcome, good while ``lease_id`` holds."""
+
+    job_id: str
+    request_id: str
+    lease_id: str
+    owner: str
+    attempt: int  # 1 for the first claim
+    max_attempts: int
+    claimed_at: datetime
+
+
+class LeaseLost(Conflict):
+    """The job was taken from this worker (its lease expired, or it was cancelled)."""
+
+    default_code = "job.lease_lost"
+
+
+# --- claiming -------------------------------------------------------------------
+
+
+def claim_next(
+    conn: Connection, owner: str, settings: QueueSettings, *, now: datetime | None = None
+) -> Lease | None:
+    """Lease the next runnable job to ``owner`` inside ``conn``; ``None`` if there is none."""
+    now = now or utcnow()
+    j = jobs.c
+    pick = (
+        _runnable(select(j.id, j.request_id, j.attempts, j.max_attempts), priorities=True)
+        .where(or_(j.available_at.is_(None), j.available_at <= now))
+        .order_by(func.coalesce(queue_priorities.c.priority, 0).desc(), j.created_at, j.id)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=jobs)
+    row = conn.execute(pick).first()
+    if row is None:
+        return None
+    return _lease(conn, row, owner, settings, now)
+
+
+def _runnable(query: Select[Any], *, priorities: bool = False) -> Select[Any]:
+    """``query`` narrowed to queued jobs a worker may run: their request is queued and
+    their tool names a backend (vendor-delivered work never enters a worker)."""
+    r = generation_requests.c
+    joined = jobs.join(generation_requests, r.id == jobs.c.request_id).join(
+        tools, tools.c.id == r.tool_id
+    )
+    if priorities:
+        joined = joined.outerjoin(
+            queue_priorities, queue_priorities.c.production_id == r.production_id
+        )
+    return query.select_from(joined).where(
+        jobs.c.state == "queued",
+        r.state == RequestState.QUEUED.value,
+        tools.c.backend.is_not(None),
+    )
+
+
+def claim_request(conn: Connection, request_id: str, owner: str, settings: QueueSettings) -> Lease:
+    """Lease one request's job to ``owner`` (running it by hand), if it is queued."""
+    row = conn.execute(
+        select(jobs.c.id, jobs.c.request_id, jobs.c.attempts, jobs.c.max_attempts, jobs.c.state)
+        .where(jobs.c.request_id == request_id)
+        .with_for_update()
+    ).first()
+    if row is None or row.state != "queued":
+        raise Conflict(
+            f"Request {request_id}'s job is {row.state if row else 'not there'}; only "
+            "queued work runs.",
+            code="run.not_queued",
+        )
+    return _lease(conn, row, owner, settings, utcnow())
+
+
+def _lease(conn: Connection, row: Any, owner: str, settings: QueueSettings, now: datetime) -> Lease:
+    lease = Lease(
+        job_id=row.id,
+        request_id=row.request_id,
+        lease_id=uuid.uuid4().hex,
+        owner=owner[:200],
+        attempt=row.attempts + 1,
+        max_attempts=row.max_attempts,
+        claimed_at=now,
+    )
+    taken = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == lease.job_id, jobs.c.state == "queued")
+        .values(
+            state="running",
+            attempts=lease.attempt,
+            lease_id=lease.lease_id,
+            lease_owner=lease.owner,
+            lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
+            progress=0.0,
+            stage="starting",
+            updated_at=now,
+        )
+    ).rowcount
+    if taken != 1:  # cannot happen under the row lock; refuse rather than double-run
+        raise Conflict(f"Job {lease.job_id} was taken meanwhile.", code="job.taken")
+    return lease
+
+
+def attach_run(conn: Connection, lease: Lease, run_id: str) -> None:
+    """Note on the job which run its lease holder is making (the reaper closes it)."""
+    conn.execute(update(jobs).where(jobs.c.id == lease.job_id).values(run_id=run_id))
+
+
+# --- while it runs ---------------------------------------------------------------
+
+
+def require_lease(conn: Connection, lease: Lease) -> None:
+    """Lock the job and check ``lease`` still holds it; else :class:`LeaseLost`.
+
+    Every write of a run's outcome starts with this, in the same transaction.
+    """
+    held = conn.execute(
+        select(jobs.c.id)
+        .where(jobs.c.id == lease.job_id, jobs.c.lease_id == lease.lease_id)
+        .where(jobs.c.state == "running")
+        .with_for_update()
+    ).first()
+    if held is None:
+        raise LeaseLost(
+            f"Job {lease.job_id} is no longer this worker's (its lease expired or was "
+            "taken over): its outcome is not recorded.",
+            job_id=lease.job_id,
+        )
+
+
+@dataclass(frozen=True)
+class Beat:
+    """What one heartbeat learned."""
+
+    held: bool  # the lease was renewed
+    cancel_requested: bool
+
+
+def renew(db: Database, lease: Lease, settings: QueueSettings) -> Beat:
+    """Push ``lease``'s expiry forward; say whether it still holds and if cancel was asked."""
+    now = utcnow()
+    with db.transaction() as conn:
+        renewed = conn.execute(
+            update(jobs)
+            .where(
+                jobs.c.id == lease.job_id,
+                jobs.c.lease_id == lease.lease_id,
+                jobs.c.state == "running",
+            )
+            .values(lease_expires_at=now + timedelta(seconds=settings.lease_seconds))
+        ).rowcount
+        asked = conn.execute(
+            select(jobs.c.cancel_requested_at).where(jobs.c.id == lease.job_id)
+        ).scalar()
+    return Beat(held=renewed == 1, cancel_requested=asked is not None)
+
+
+def report_progress(db: Database, lease: Lease, fraction: float, stage: str) -> None:
+    """Write a running job's progress (ignored once the lease is gone)."""
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    with db.transaction() as conn:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == lease.job_id, jobs.c.lease_id == lease.lease_id)
+            .values(progress=fraction, stage=stage[:200])
+        )
+
+
+def release(
+    conn: Connection, lease_or_job: Lease | str, state: str, *, available_at: datetime | None = None
+) -> None:
+    """End a job's lease, leaving it ``state`` (``queued`` again after a failure, with
+    ``available_at`` its back-off; or ``done``, ``failed``, ``cancelled``)."""
+    job_id = lease_or_job.job_id if isinstance(lease_or_job, Lease) else lease_or_job
+    values: dict[str, Any] = {
+        "state": state,
+        "updated_at": utcnow(),
+        "lease_id": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "run_id": None,
+    }
+    if state == "queued":
+        values.update(available_at=available_at, progress=None, stage="waiting to retry")
+    else:
+        values.update(stage=state)
+        if state == "done":
+            values["progress"] = 1.0
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+class Stopped(Exception):
+    """Raised inside a running backend (at a progress report) when its job must stop."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # cancelled | time_limit | lease_lost
+
+
+@dataclass
+class Watch:
+    """What the heartbeat learned about a running job: whether, and why, it must stop."""
+
+    reason: str | None = None
+    _event: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def halt(self, reason: str) -> None:
+        """Ask the run to stop (the first reason given stands)."""
+        if self.reason is None:
+            self.reason = reason
+        self._event.set()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the run has been asked to stop."""
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking early (``True``) when asked to stop."""
+        return self._event.wait(seconds)
+
+    def check(self) -> None:
+        """Raise :class:`Stopped` if the run has been asked to stop."""
+        if self.reason is not None:
+            raise Stopped(self.reason)
+
+
+class Heartbeat:
+    """Renews a lease in a thread while the backend runs, and watches for a stop.
+
+    Sets the :class:`Watch` on a cancel request, on the time limit, or when the
+    lease was lost. Use as a context manager around the run.
+    """
+
+    def __init__(
+        self, db: Database, lease: Lease, settings: QueueSettings, watch: Watch | None = None
+    ) -> None:
+        self.db, self.lease, self.settings = db, lease, settings
+        self.watch = watch or Watch()
+        self._done = threading.Event()
+        self._started = time.monotonic()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"heartbeat-{lease.job_id}", daemon=True
+        )
+
+    def __enter__(self) -> Watch:
+        self._thread.start()
+        return self.watch
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.settings.heartbeat_seconds):
+            try:
+                beat = renew(self.db, self.lease, self.settings)
+            except Exception:  # a database hiccup: try again at the next beat
+                log.warning("heartbeat of %s failed", self.lease.job_id, exc_info=True)
+                continue
+            if not beat.held:
+                self.watch.halt("lease_lost")
+                return
+            if beat.cancel_requested:
+                self.watch.halt("cancelled")
+            elif time.monotonic() - self._started > self.settings.time_limit_seconds:
+                self.watch.halt("time_limit")
+
+
+def progress_writer(
+    db: Database, lease: Lease, watch: Watch, settings: QueueSettings
+) -> Callable[[float, str], None]:
+    """The backend's progress callback: stops the run when asked, and writes the
+    latest fraction and stage to the job at most every ``progress_seconds``."""
+    last = [0.0]
+
+    def progress(fraction: float, stage: str) -> None:
+        watch.check()
+        now = time.monotonic()
+        if now - last[0] >= settings.progress_seconds or fraction >= 1.0:
+            last[0] = now
+            report_progress(db, lease, fraction, stage)
+
+    return progress
+
+
+# --- the reaper --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LostLease:
+    """A running job whose worker stopped renewing its lease."""
+
+    job_id: str
+    request_id: str
+    run_id: str | None
+    owner: str | None
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    expired_at: datetime
+
+
+def expired_leases(conn: Connection, *, now: datetime | None = None) -> list[LostLease]:
+    """Running jobs whose lease ran out, locked for the caller to deal with."""
+    j = jobs.c
+    query = select(jobs).where(j.state == "running", j.lease_expires_at < (now or utcnow()))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [
+        LostLease(
+            job_id=row.id,
+            request_id=row.request_id,
+            run_id=row.run_id,
+            owner=row.lease_owner,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            cancel_requested=row.cancel_requested_at is not None,
+            expired_at=row.lease_expires_at,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+# --- cancelling, priorities, reading --------------------------------------------------
+
+
+def request_cancel(conn: Connection, job_id: str, by: str) -> None:
+    """Ask a running job's worker to stop (it sees this at its next heartbeat)."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.cancel_requested_at.is_(None))
+        .values(cancel_requested_at=utcnow(), cancel_requested_by=by)
+    )
+
+
+def make_available(conn: Connection, job_id: str) -> None:
+    """Let a job waiting out a retry back-off be claimed at once."""
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(available_at=None))
+
+
+def set_priority(conn: Connection, production_id: str, priority: int, by: str) -> None:
+    """Set a production's queue priority (higher runs first; 0 is the default)."""
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidInput(
+            f"A queue priority is a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} "
+            f"(higher runs first, 0 is the default), not {priority}.",
+            code="queue.bad_priority",
+        )
+    row = {"production_id": production_id, "priority": priority, "set_by": by, "set_at": utcnow()}
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = make(queue_priorities).values(**row)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[queue_priorities.c.production_id],
+            set_={k: statement.excluded[k] for k in ("priority", "set_by", "set_at")},
+        )
+    )
+
+
+def get_priority(conn: Connection, production_id: str) -> int:
+    """A production's queue priority (0 unless set)."""
+    found = conn.execute(
+        select(queue_priorities.c.priority).where(queue_priorities.c.production_id == production_id)
+    ).scalar()
+    return int(found or 0)
+
+
+def waiting_count(conn: Connection) -> int:
+    """How many jobs a worker could run, now or after their back-off."""
+    return int(conn.execute(_runnable(select(func.count()))).scalar_one())
