@@ -17,7 +17,8 @@ Failure modes (not every server knows every one): ``unauthorized`` (401),
 is not JSON), ``wrong_shape`` (200 JSON of the wrong shape), ``truncated`` (an
 image cut short), ``url`` (image URLs instead of base64), ``echo_key`` (a 400
 whose message repeats the API key), ``hang`` (no answer until the test ends),
-and for ComfyUI ``never_finishes`` and ``execution_error``.
+and for ComfyUI ``never_finishes`` and ``execution_error`` (on ``prompt``) and
+``forget`` (an upload acknowledged but not kept).
 """
 
 from __future__ import annotations
@@ -399,7 +400,7 @@ class FakeComfyUI(LoopbackServer):
         ):
             return Answer(401, b"401: Unauthorized", "text/plain")
         if request.route == "upload_image":
-            return self._upload(request)
+            return self._upload(request, mode)
         if request.route == "prompt":
             return self._prompt(request, mode)
         if request.route == "history":
@@ -412,7 +413,7 @@ class FakeComfyUI(LoopbackServer):
             return Answer()
         return Answer(404, b"404: Not Found", "text/plain")
 
-    def _upload(self, request: Received) -> Answer:
+    def _upload(self, request: Received, mode: str) -> Answer:
         form = request.form()
         image = form.get("image", [None])[0]
         if not isinstance(image, Upload) or not image.filename:
@@ -424,7 +425,8 @@ class FakeComfyUI(LoopbackServer):
             if self.inputs[self._key(subfolder, name)] == image.data:
                 break
             name, n = f"{stem[0]} ({n}).{stem[1]}", n + 1
-        self.inputs[self._key(subfolder, name)] = image.data
+        if mode != "forget":  # "forget": says it kept the file, and did not
+            self.inputs[self._key(subfolder, name)] = image.data
         return Answer.of({"name": name, "subfolder": subfolder, "type": "input"})
 
     @staticmethod

@@ -14,6 +14,7 @@ Every refusal is ``InvalidInput`` with a code under ``backend.<name>.``.
 from collections.abc import Callable
 
 from greenlight.backends.base import Backend, BackendInput, BackendOutput, BackendResult
+from greenlight.backends.comfyui import ComfyUIBackend
 from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
 from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
 from greenlight.backends.openai_images import OpenAIImagesBackend
@@ -23,6 +24,7 @@ _REGISTRY: dict[str, Callable[[], Backend]] = {
     OpenCVInpaintBackend.name: OpenCVInpaintBackend,
     PatchMatchInpaintBackend.name: PatchMatchInpaintBackend,
     OpenAIImagesBackend.name: OpenAIImagesBackend,
+    ComfyUIBackend.name: ComfyUIBackend,
 }
 
 BACKENDS: tuple[str, ...] = tuple(sorted(_REGISTRY))
