@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The CPU build of torch, installed before the package so nothing pulls a CUDA build
+# (gigabytes); setuptools stays below 82, which dropped the pkg_resources some
+# model packages still import.
+TORCH := torch==2.13.0
 # Debian packages the platform and its tests use.
 APT_PACKAGES := postgresql
 
@@ -21,6 +25,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check '$(TORCH)' 'setuptools<82'
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 

@@ -15,12 +15,14 @@ from collections.abc import Callable
 
 from greenlight.backends.base import Backend, BackendInput, BackendOutput, BackendResult
 from greenlight.backends.comfyui import ComfyUIBackend
+from greenlight.backends.diffusers_images import DiffusersBackend  # imports torch only to run
 from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
 from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
 from greenlight.backends.openai_images import OpenAIImagesBackend
 from greenlight.core.errors import NotFound
 
 _REGISTRY: dict[str, Callable[[], Backend]] = {
+    DiffusersBackend.name: DiffusersBackend,
     OpenCVInpaintBackend.name: OpenCVInpaintBackend,
     PatchMatchInpaintBackend.name: PatchMatchInpaintBackend,
     OpenAIImagesBackend.name: OpenAIImagesBackend,

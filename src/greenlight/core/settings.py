@@ -71,6 +71,21 @@ class OpenAIImagesSettings:
 
 
 @dataclass(frozen=True)
+class LocalModels:
+    """Model weights kept on this installation's disks, and what runs them.
+
+    ``root`` holds one folder per model (``None``: ``models`` under the data
+    directory); ``device`` is ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``threads``
+    caps torch's CPU threads, 1 by default because workers share the machine and
+    spin-waiting threads slow everyone down.
+    """
+
+    root: Path | None = None
+    device: str = "cpu"
+    threads: int = 1
+
+
+@dataclass(frozen=True)
 class Settings:
     """Paths and URLs for one Greenlight installation."""
 
@@ -80,6 +95,7 @@ class Settings:
     http: HttpPolicy = field(default_factory=HttpPolicy)
     comfyui: ComfyUISettings = field(default_factory=ComfyUISettings)
     openai_images: OpenAIImagesSettings = field(default_factory=OpenAIImagesSettings)
+    local_models: LocalModels = field(default_factory=LocalModels)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,12 +118,47 @@ class Settings:
             http=http,
             comfyui=comfyui,
             openai_images=openai_images,
+            local_models=_local_models_from_env(env, data_dir),
         )
 
     @property
     def keys_dir(self) -> Path:
         """Private keys (mode 0600) and the public trust anchors."""
         return self.data_dir / "keys"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where local model folders live (``GREENLIGHT_MODELS_DIR``)."""
+        return self.local_models.root or self.data_dir / "models"
+
+
+def _local_models_from_env(env: Mapping[str, str], data_dir: Path) -> LocalModels:
+    """``GREENLIGHT_MODELS_DIR`` (default ``<data dir>/models``),
+    ``GREENLIGHT_DIFFUSERS_DEVICE`` (``cpu``, ``cuda`` or ``cuda:N``) and
+    ``GREENLIGHT_TORCH_THREADS`` (a whole number from 1)."""
+    root = env.get("GREENLIGHT_MODELS_DIR")
+    device = env.get("GREENLIGHT_DIFFUSERS_DEVICE") or "cpu"
+    kind, _, number = device.partition(":")
+    if not (device == "cpu" or (kind == "cuda" and (not number or number.isdigit()))):
+        raise InvalidInput(
+            f"GREENLIGHT_DIFFUSERS_DEVICE must be cpu, cuda or cuda:N, not {device!r}; "
+            "fix it in the environment.",
+            code="settings.bad_value",
+            setting="GREENLIGHT_DIFFUSERS_DEVICE",
+        )
+    raw_threads = env.get("GREENLIGHT_TORCH_THREADS") or "1"
+    if not raw_threads.isdigit() or int(raw_threads) < 1:
+        raise InvalidInput(
+            f"GREENLIGHT_TORCH_THREADS must be a whole number from 1, not {raw_threads!r}; "
+            "fix it in the environment.",
+            code="settings.bad_value",
+            setting="GREENLIGHT_TORCH_THREADS",
+        )
+    return LocalModels(
+        root=Path(root).absolute() if root else data_dir / "models",
+        device=device,
+        threads=int(raw_threads),
+    )
 
 
 def _remote_from_env(
