@@ -18,9 +18,15 @@ from PIL import Image
 
 from greenlight.backends import BackendInput, BackendResult, backend_for
 from greenlight.backends.openai_images import OpenAIImagesBackend
+from greenlight.core.enums import RequestState
 from greenlight.core.errors import InvalidInput
+from greenlight.core.models import RequestDraft, ToolDraft
 from greenlight.core.settings import HttpPolicy, OpenAIImagesSettings, Settings
+from greenlight.engine import assets, requests, runs
+from greenlight.engine.platform import Platform
+from greenlight.rights import allow_tool, create_tool
 from tests.backends.servers import FakeOpenAI, Upload, png
+from tests.world import build_world
 
 KEY = "sk-test-0123456789abcdefGREENLIGHT"
 FAST = HttpPolicy(connect_timeout=1, read_timeout=3, retries=3, backoff=0.001, max_wait=0.05)
@@ -443,3 +449,63 @@ def test_settings_come_from_the_environment_and_hide_the_key(tmp_path: Path) -> 
         Settings.from_env({"GREENLIGHT_HTTP_RETRIES": "many"})
     with refused_as("settings.bad_value"):
         Settings.from_env({"GREENLIGHT_OPENAI_RATE_CARD": '{"m": {"per_image": -1}}'})
+
+
+# Through the whole lifecycle.
+
+
+def test_storyboard_frames_from_a_vendor_api_are_run_signed_and_put_up_for_review(
+    openai: FakeOpenAI, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker finds the service the way an installation configures it.
+    monkeypatch.setenv("GREENLIGHT_OPENAI_BASE_URL", openai.base_url)
+    monkeypatch.setenv("GREENLIGHT_OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("GREENLIGHT_OPENAI_RATE_CARD", '{"gpt-image-1": {"per_image": "0.04"}}')
+    monkeypatch.setenv("GREENLIGHT_HTTP_BACKOFF", "0.001")
+    openai.fail("generations", "rate_limited")  # the vendor is busy at first
+    platform = Platform.open(sqlite_settings)
+    try:
+        world = build_world(platform)
+        with platform.db.transaction() as conn:
+            frames = create_tool(
+                conn,
+                world.vendor_tool.vendor_id,
+                ToolDraft(
+                    name="Lumen Frames",
+                    version="2025-06",
+                    hosting="vendor_enclosed",
+                    backend="openai-images",
+                    use_cases=["previs"],
+                ),
+            )
+            allow_tool(conn, world.production.id, frames.id, by=world.people["producer"].id)
+        prompt = "storyboard: the lighthouse keeper climbs the stairs, low angle"
+        draft = RequestDraft.model_validate(
+            {
+                "production_id": world.production.id,
+                "use_case": "previs",
+                "tool_id": frames.id,
+                "intent": "ideation",
+                "prompt": prompt,
+                "parameters": {"prompt": prompt, "n": 2, "size": "64x48"},
+            }
+        )
+        submitted = requests.submit(platform, world.access("artist"), draft)
+        assert submitted.request.state is RequestState.QUEUED
+
+        ran = runs.run_request(platform, submitted.request.id)
+
+        assert ran.request.state is RequestState.IN_REVIEW
+        assert len(ran.outputs) == 2
+        for output in ran.outputs:
+            assert output.media_type == "image/png"
+            report = assets.credentials(platform, output)
+            assert report.trusted  # signed with the studio's content credentials
+        run = ran.job.runs[-1] if ran.job else None
+        assert run is not None and run.error is None
+        assert run.usage["http_retries"] == 1 and run.usage["images"] == 2
+        assert run.cost_usd == Decimal("0.08")
+        assert KEY not in json.dumps(run.usage) and KEY not in json.dumps(run.parameters)
+        assert len(openai.calls("generations")) == 2
+    finally:
+        platform.close()

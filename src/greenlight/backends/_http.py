@@ -50,6 +50,16 @@ _SECRET_LOOKALIKE = re.compile(r"\b(sk|key|token)-[\w*.\-]{6,}", re.IGNORECASE)
 _MESSAGE_LIMIT = 300
 
 Rejection = Callable[[httpx.Response], InvalidInput]
+
+
+def transient(message: str, *, code: str, **details: Any) -> InvalidInput:
+    """The error for a failure that may pass if the run is tried later: the service
+    is down, overloaded, limiting our rate or too slow.
+
+    ``InvalidInput`` for now, so the queue does not try the run again (this module
+    already retried each call); a 503 class in ``core/errors.py`` would let it.
+    """
+    return InvalidInput(message, code=code, **details)
 """Builds the error for a 4xx answer that is not about the key or the quota."""
 
 
@@ -72,7 +82,7 @@ class Deadline:
 
     def error(self, doing: str) -> InvalidInput:
         """The ``timed_out`` refusal, naming what was under way."""
-        return InvalidInput(
+        return transient(
             f"{self.backend} did not finish within its time limit of {self.seconds:g} s "
             f"(while {doing}); try again later, or raise {self.setting} if this work "
             "needs longer.",
@@ -326,19 +336,19 @@ class VendorService:
     def _gave_up(self, doing: str, last: str) -> InvalidInput:
         tries = self.policy.retries + 1
         if last == "429":
-            return InvalidInput(
+            return transient(
                 f"The {self.backend} service kept limiting our rate while {doing} "
                 f"({tries} tries); wait a few minutes and run the request again, or ask the "
                 "vendor for a higher rate limit.",
                 code=f"backend.{self.backend}.rate_limited",
             )
         if last in ("connection", "timeout"):
-            return InvalidInput(
+            return transient(
                 f"Could not reach the {self.backend} service while {doing} ({_said(last)}, "
                 f"{tries} tries); check that it is running and that its address is right.",
                 code=f"backend.{self.backend}.unreachable",
             )
-        return InvalidInput(
+        return transient(
             f"The {self.backend} service kept failing while {doing} ({_said(last)}, "
             f"{tries} tries); try again later, or ask its operators to look at their logs.",
             code=f"backend.{self.backend}.unavailable",

@@ -76,7 +76,7 @@ UPLOAD_FOLDER = "greenlight"
 RESERVED = ("prompt", "negative_prompt", "seed")
 """Bound names filled from the request itself rather than from ``values``."""
 
-MAX_SEED = 2**64 - 1  # ComfyUI's samplers take 64-bit seeds
+MAX_SEED = 2**63 - 1  # the prompt log stores seeds as signed 64-bit integers
 _WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TARGET = re.compile(r"^([^.\s]+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
