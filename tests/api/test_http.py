@@ -15,6 +15,8 @@ from sqlalchemy import insert
 from greenlight.api import create_app
 from greenlight.api.idempotency import fingerprint
 from greenlight.core.clock import utcnow
+from greenlight.engine.executors import LocalExecutor
+from greenlight.engine.workers import Worker
 from greenlight.store.schema import idempotency_keys
 from tests.api.studio import API, Studio, cleanup_draft, error_code, plate_png, upload
 
@@ -168,7 +170,7 @@ def test_a_key_still_being_worked_on_is_409(sqlite_studio: Studio) -> None:
     assert error_code(response) == "idempotency.in_progress"
 
 
-def test_the_server_runs_queued_work_after_answering(sqlite_studio: Studio) -> None:
+def test_the_server_queues_work_and_a_worker_runs_it(sqlite_studio: Studio) -> None:
     server = create_app(sqlite_studio.platform, secure_cookies=False)  # run_inline=False
     artist, supervisor = (
         TestClient(server, headers={"Authorization": f"Bearer {sqlite_studio.tokens[who]}"})
@@ -179,7 +181,9 @@ def test_the_server_runs_queued_work_after_answering(sqlite_studio: Studio) -> N
     assert submitted.status_code == 201
     assert submitted.json()["request"]["state"] == "queued"
     request_id = submitted.json()["request"]["id"]
-    # TestClient finishes the background task before it returns.
+    assert artist.get(f"{API}/requests/{request_id}").json()["request"]["state"] == "queued"
+    # A worker (`greenlight serve` runs one, `greenlight worker` more) takes it from the queue.
+    Worker(sqlite_studio.platform, LocalExecutor()).run(until_idle=True)
     assert artist.get(f"{API}/requests/{request_id}").json()["request"]["state"] == "in_review"
 
     queue = supervisor.get(f"{API}/review-queue").json()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from greenlight.cli import delivery, ledger, platform, policy, provenance, rights
+from greenlight.cli import delivery, ledger, platform, policy, provenance, rights, worker
 
 app = typer.Typer(
     name="greenlight",
@@ -19,6 +19,10 @@ app = typer.Typer(
 app.command()(platform.init)
 app.command()(platform.serve)
 app.command()(platform.demo)
+app.command()(worker.worker)
+platform.requests_app.command("cancel")(worker.requests_cancel)
+platform.requests_app.command("watch")(worker.requests_watch)
+platform.productions_app.command("priority")(worker.productions_priority)
 app.add_typer(platform.users_app, name="users")
 app.add_typer(platform.productions_app, name="productions")
 app.add_typer(platform.requests_app, name="requests")

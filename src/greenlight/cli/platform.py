@@ -82,8 +82,11 @@ from greenlight.core.models import (
 from greenlight.core.settings import Settings
 from greenlight.engine import assets as asset_store
 from greenlight.engine import requests as flow
+from greenlight.engine.executors import executor_from_env
 from greenlight.engine.platform import Platform
+from greenlight.engine.queue import worker_name
 from greenlight.engine.runs import run_request
+from greenlight.engine.workers import Worker
 from greenlight.ledger import Integrator, verify_log
 from greenlight.productions import create_production, find_production, list_productions
 from greenlight.productions import list_shots as production_shots
@@ -204,13 +207,32 @@ def serve(
         int,
         typer.Option(min=1, max=64, help="Worker processes sharing the port (about one per core)."),
     ] = 1,
+    run_jobs: Annotated[
+        bool,
+        typer.Option(
+            "--run-jobs/--no-run-jobs",
+            help="Run queued jobs in this process too; turn off when `greenlight worker` "
+            "processes run them.",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the API and the web pages, signing ledger checkpoints in the background."""
+    """Serve the API and web pages; sign checkpoints and run queued jobs in the background.
+
+    --no-run-jobs leaves queued jobs to `greenlight worker` processes.
+    """
     with opened(settings()) as platform:
-        _serve(platform, host, port, workers=workers)
+        _serve(platform, host, port, workers=workers, run_jobs=run_jobs)
 
 
-def _serve(platform: Platform, host: str, port: int, *, hint: str = "", workers: int = 1) -> None:
+def _serve(
+    platform: Platform,
+    host: str,
+    port: int,
+    *,
+    hint: str = "",
+    workers: int = 1,
+    run_jobs: bool = True,
+) -> None:
     # Imported here: the CLI must load even when the web side is broken or absent.
     import uvicorn
 
@@ -221,6 +243,15 @@ def _serve(platform: Platform, host: str, port: int, *, hint: str = "", workers:
     app = create_app(platform, pages=pages(platform))
     integrator = Integrator(platform.ledger)
     integrator.start()
+    jobs = None
+    if run_jobs:  # one worker thread, so the server alone completes queued work
+        jobs = Worker(
+            platform,
+            executor_from_env(backends=platform.backends),
+            name=worker_name("serve"),
+            poll_seconds=0.25,
+        )
+        jobs.start()
     try:
         where = f"[{host}]" if ":" in host else host
         console.print(
@@ -234,6 +265,8 @@ def _serve(platform: Platform, host: str, port: int, *, hint: str = "", workers:
         else:
             run_workers(APP_FACTORY, host, port, workers)
     finally:
+        if jobs is not None:
+            jobs.close(timeout=60)  # after the job in hand; a longer one is reclaimed later
         integrator.stop()  # a last checkpoint, so nothing appended stays unsigned
 
 

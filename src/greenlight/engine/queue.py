@@ -41,9 +41,11 @@ from sqlalchemy import Connection, Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from greenlight.accounts import Access
 from greenlight.core.clock import utcnow
-from greenlight.core.enums import RequestState
-from greenlight.core.errors import Conflict, InvalidInput
+from greenlight.core.enums import RequestState, Role
+from greenlight.core.errors import Conflict, Forbidden, InvalidInput
+from greenlight.productions import get_production
 from greenlight.store import Database
 from greenlight.store.schema import generation_requests, jobs, queue_priorities, tools
 
@@ -429,8 +431,21 @@ def make_available(conn: Connection, job_id: str) -> None:
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(available_at=None))
 
 
-def set_priority(conn: Connection, production_id: str, priority: int, by: str) -> None:
-    """Set a production's queue priority (higher runs first; 0 is the default)."""
+def set_priority(conn: Connection, access: Access, production_id: str, priority: int) -> None:
+    """Set a production's queue priority (higher runs first; 0 is the default).
+
+    Producers of the production and admins may; the studio's shows share the
+    workers, so this is a scheduling decision, not a creative one.
+    """
+    get_production(conn, production_id)
+    access.require_read(production_id)
+    if not access.roles_in(production_id) & {Role.PRODUCER, Role.ADMIN}:
+        raise Forbidden(
+            "Only the production's producers or an admin set its queue priority.",
+            code="queue.not_allowed",
+            reason="role",
+        )
+    by = access.person.id
     if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         raise InvalidInput(
             f"A queue priority is a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} "

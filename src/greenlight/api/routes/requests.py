@@ -8,12 +8,15 @@ create work accept an ``Idempotency-Key`` header for safe retries.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from greenlight.accounts import Access
@@ -22,6 +25,8 @@ from greenlight.api.idempotency import IdempotencyKey, OptionalKey, model_respon
 from greenlight.core.enums import RequestState, Role, Verdict
 from greenlight.core.errors import Conflict, Forbidden, GreenlightError
 from greenlight.core.models import GenerationRequest, RequestDetail, RequestDraft
+from greenlight.engine import progress as progress_of
+from greenlight.engine import queue, runs
 from greenlight.engine import requests as flow
 from greenlight.engine.platform import Platform
 from greenlight.engine.runs import run_request
@@ -77,6 +82,10 @@ class DeliveryDraft(BaseModel):
 
 # --- running ------------------------------------------------------------------
 
+# How often the progress stream looks at the database, and sends a keep-alive.
+PROGRESS_EVERY = 0.5
+KEEP_ALIVE_EVERY = 15.0
+
 
 def _runs_here(platform: Platform, detail: RequestDetail) -> bool:
     """Whether a request is queued for a tool this installation runs itself."""
@@ -86,24 +95,14 @@ def _runs_here(platform: Platform, detail: RequestDetail) -> bool:
         return get_tool(conn, detail.request.tool_id).backend is not None
 
 
-def _run_quietly(platform: Platform, request_id: str) -> None:
-    """Run a queued request after the response has gone (errors are logged, not raised)."""
-    try:
-        run_request(platform, request_id)
-    except Exception:
-        log.exception("background run of %s failed", request_id)
-
-
 def _run_or_schedule(
     request: Request, platform: Platform, detail: RequestDetail, background: BackgroundTasks
 ) -> RequestDetail:
-    """Run queued work now (``run_inline``) or after the response; the detail to answer."""
-    if not _runs_here(platform, detail):
+    """Queued work waits for a worker (``greenlight serve`` runs one, ``greenlight
+    worker`` more); with ``run_inline`` (tests) it runs before the answer."""
+    if not request.app.state.run_inline or not _runs_here(platform, detail):
         return detail
     request_id = detail.request.id
-    if not request.app.state.run_inline:
-        background.add_task(_run_quietly, platform, request_id)
-        return detail
     try:
         return run_request(platform, request_id)
     except GreenlightError:
@@ -292,19 +291,19 @@ def deliver(
 @router.post(
     "/requests/{request_id}/run",
     response_model=RequestDetail,
-    responses={202: {"model": RequestDetail, "description": "Scheduled to run"}},
+    responses={202: {"model": RequestDetail, "description": "Next in line for a worker"}},
 )
 def run(
     request_id: str,
     request: Request,
-    background: BackgroundTasks,
     access: CurrentAccess,
     platform: PlatformDep,
 ) -> Response | RequestDetail:
-    """Run a ``queued`` request's job by hand (admins and reviewing roles).
+    """Hurry a ``queued`` request's job (admins and reviewing roles).
 
-    For work left queued, say after a restart. Answers 200 with the finished run
-    when the server runs work inline, else 202 at once with the run scheduled.
+    For work waiting out a retry back-off: it becomes claimable at once and
+    the answer is 202 (follow ``GET /requests/{id}/progress``). When the server
+    runs work inline (tests) it runs before the answer, 200.
     A request that is not queued is 409 ``run.not_queued``; a tool its vendor
     runs is 409 ``run.no_backend``.
     """
@@ -325,12 +324,110 @@ def run(
         )
     if request.app.state.run_inline:
         return run_request(platform, request_id, actor=access.person.id)
-    background.add_task(_run_quietly, platform, request_id)
-    return Response(
-        content=detail.model_dump_json(),
-        status_code=status.HTTP_202_ACCEPTED,
-        media_type="application/json",
+    with platform.db.transaction() as conn:
+        if detail.job is not None:
+            queue.make_available(conn, detail.job.id)  # no back-off wait: next in line
+    return model_response(detail, status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/requests/{request_id}/cancel",
+    response_model=RequestDetail,
+    responses={202: {"model": RequestDetail, "description": "Asked to stop; still running"}},
+)
+def cancel(request_id: str, access: CurrentAccess, platform: PlatformDep) -> Response:
+    """Cancel a ``queued`` or ``running`` request (its requester, a producer or an admin).
+
+    Queued work is ``cancelled`` at once (200). Running work is asked to stop
+    (202): its worker sees that at its next heartbeat, stops the backend,
+    discards what it made and records ``cancelled``; follow it on
+    ``GET /requests/{id}/progress``. Other states are 409 ``cancel.not_cancellable``.
+    """
+    detail = runs.cancel(platform, access, request_id)
+    code = status.HTTP_200_OK
+    if detail.request.state is RequestState.RUNNING:
+        code = status.HTTP_202_ACCEPTED
+    return model_response(detail, code)
+
+
+@router.get(
+    "/requests/{request_id}/progress",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def progress(request_id: str, access: CurrentAccess, platform: PlatformDep) -> Response:
+    """A request's progress as server-sent events, until it leaves queued and running.
+
+    Each ``progress`` event's data is JSON: ``state``, ``job_state``, ``attempt``,
+    ``progress`` (0 to 1 or null), ``stage`` and ``cancel_requested``. The first
+    event says where it stands now; one follows each change; the stream ends
+    with an ``end`` event once the request is neither queued nor running.
+    """
+    first = await run_in_threadpool(progress_of.first_look, platform, access, request_id)
+    return StreamingResponse(
+        _progress_events(platform, first),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _progress_events(
+    platform: Platform, first: progress_of.ProgressUpdate
+) -> AsyncIterator[str]:
+    def look() -> progress_of.ProgressUpdate:
+        with platform.db.read() as conn:
+            return progress_of.read_progress(conn, first.request_id)
+
+    last, quiet = first, 0.0
+    yield _event("progress", last)
+    while last.moving:
+        await asyncio.sleep(PROGRESS_EVERY)
+        now = await run_in_threadpool(look)
+        if now != last:
+            yield _event("progress", now)
+            last, quiet = now, 0.0
+        else:
+            quiet += PROGRESS_EVERY
+            if quiet >= KEEP_ALIVE_EVERY:  # a comment line keeps proxies from closing it
+                yield ": still here\n\n"
+                quiet = 0.0
+    yield _event("end", last)
+
+
+def _event(name: str, update: progress_of.ProgressUpdate) -> str:
+    return f"event: {name}\ndata: {json.dumps(update.to_json())}\n\n"
+
+
+class QueuePriority(BaseModel):
+    """A production's place in the shared job queue: higher runs first, 0 by default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(ge=queue.MIN_PRIORITY, le=queue.MAX_PRIORITY)
+
+
+@router.get("/productions/{production_id}/queue-priority", response_model=QueuePriority)
+def queue_priority(
+    production_id: str, access: CurrentAccess, platform: PlatformDep
+) -> QueuePriority:
+    """A production's queue priority (anyone on the production may read it)."""
+    access.require_read(production_id)
+    with platform.db.read() as conn:
+        return QueuePriority(priority=queue.get_priority(conn, production_id))
+
+
+@router.put("/productions/{production_id}/queue-priority", response_model=QueuePriority)
+def set_queue_priority(
+    production_id: str, body: QueuePriority, access: CurrentAccess, platform: PlatformDep
+) -> QueuePriority:
+    """Set a production's queue priority (its producers or an admin; 403 otherwise).
+
+    The studio's productions share the workers: jobs of a higher-priority
+    production are claimed first, ties by age. Takes effect for jobs already queued.
+    """
+    with platform.db.transaction() as conn:
+        queue.set_priority(conn, access, production_id, body.priority)
+    return body
 
 
 def _require_runner(access: Access, production_id: str) -> None:
