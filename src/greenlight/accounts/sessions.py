@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from greenlight.core.clock import utcnow
 from greenlight.core.errors import InvalidInput, NotFound, Unauthenticated
 from greenlight.core.ids import new_id
 from greenlight.core.models import Person, Record
+from greenlight.store.registry import RegistryView
 from greenlight.store.schema import api_tokens, memberships, people, sessions
 
 API_TOKEN_PREFIX = "glt_"
@@ -246,12 +248,25 @@ def resolve_api_token(conn: Connection, raw: str) -> Person:
     return api_token_access(conn, raw).person
 
 
-def api_token_access(conn: Connection, raw: str) -> Access:
+@dataclass
+class _Holder:
+    """A token's holder as the registry last said, and when its use was last written."""
+
+    access: Access
+    token_id: str
+    last_used_at: datetime | None  # bookkeeping: updated in place once written
+
+
+def api_token_access(conn: Connection, raw: str, registry: RegistryView | None = None) -> Access:
     """The holder of API token ``raw`` and their roles; unknown or revoked: ``auth.bad_token``.
 
-    One lookup by the hash's unique index. ``last_used_at`` is written at most
-    once a minute per token, and that write may fail (a busy SQLite reader)
-    without failing the request: it will be tried again on a later one.
+    One lookup by the hash's unique index, or none with ``registry`` (the
+    registry view of ``conn``'s transaction): a token's holder and roles are
+    then kept in memory until the registry generation moves, which revoking a
+    token, changing a person or a membership all do. ``last_used_at`` is
+    written at most once a minute per token, and that write may fail (a busy
+    SQLite reader) without failing the request: it will be tried again on a
+    later one.
     """
     bad = Unauthenticated(
         "This API token is unknown or revoked; create a new one in your account settings.",
@@ -259,18 +274,29 @@ def api_token_access(conn: Connection, raw: str) -> Access:
     )
     if not raw.startswith(API_TOKEN_PREFIX) or len(raw) > _MAX_RAW:
         raise bad
-    rows = conn.execute(_TOKEN_ACCESS, {"token_hash": token_hash(raw)}).all()
-    if not rows or rows[0].revoked_at is not None:
+    digest = token_hash(raw)
+
+    def load() -> _Holder | None:
+        rows = conn.execute(_TOKEN_ACCESS, {"token_hash": digest}).all()
+        if not rows or rows[0].revoked_at is not None:
+            return None
+        first = rows[0]
+        return _Holder(
+            access_from(person_from_row(first), rows), first.token_id, first.last_used_at
+        )
+
+    holder = load() if registry is None else registry.get(("api-token", digest), load)
+    if holder is None:
         raise bad
-    first = rows[0]
     now = utcnow()
     stale = now - LAST_USED_PRECISION
-    if first.last_used_at is None or first.last_used_at < stale:
-        _touch(conn, first.token_id, now, stale)
-    return access_from(person_from_row(first), rows)
+    due = holder.last_used_at is None or holder.last_used_at < stale
+    if due and _touch(conn, holder.token_id, now, stale):
+        holder.last_used_at = now
+    return holder.access
 
 
-def _touch(conn: Connection, token_id: str, now: datetime, stale: datetime) -> None:
+def _touch(conn: Connection, token_id: str, now: datetime, stale: datetime) -> bool:
     # In a savepoint so a failed write leaves the caller's transaction usable
     # (PostgreSQL would otherwise abort it). The WHERE repeats the staleness
     # test so concurrent requests with one token write it once.
@@ -285,4 +311,5 @@ def _touch(conn: Connection, token_id: str, now: datetime, stale: datetime) -> N
                 .values(last_used_at=now)
             )
     except OperationalError:
-        pass  # bookkeeping only; see resolve_api_token
+        return False  # bookkeeping only; tried again on a later request
+    return True

@@ -69,7 +69,7 @@ async def current_access(
     platform: Platform = request.app.state.platform
     if bearer is not None:
         with platform.db.read() as conn:
-            return api_token_access(conn, bearer.credentials)
+            return api_token_access(conn, bearer.credentials, platform.registry.at(conn))
     if request.headers.get("authorization"):
         raise Unauthenticated(
             "Only bearer tokens are accepted here: send 'Authorization: Bearer glt_...'.",

@@ -3,12 +3,15 @@
 A governed submission writes a handful of rows and two ledger events. Done
 one by one, concurrent submissions queue on the database's single writer and
 each pays its own BEGIN, ledger-head update, statement round trips and
-COMMIT (an fsync). Here the callers that arrive while a commit is running
-queue up, and the first of them (the leader) writes everyone's rows with one
-multi-row INSERT per table and one ledger append, then commits once. Nobody
-waits longer than one commit for a batch to start, and a lone caller commits
-at once, so there is no timer and no extra thread: whichever caller thread
-leads does the work (the leader/follower scheme of LevelDB's write queue).
+COMMIT (an fsync). Here one committer thread takes every unit that arrived
+while it was busy and writes them all with one multi-row INSERT per table and
+one ledger append, then commits once. A lone unit commits at once (no timer),
+and nobody waits longer than one commit for their batch to start.
+
+Callers on an event loop ``await write_async(unit)``: the committer resolves
+all of a batch's futures with one hand-off to the loop, so a batch of 30 costs
+one wake-up, not 30 threads contending for the interpreter. Other callers
+block in :meth:`GroupCommit.write`.
 
 A batch is all or nothing in the database, but never for the callers: when a
 batch fails (one unit's row breaks a constraint, say), each of its units is
@@ -17,10 +20,12 @@ retried alone, so only the faulty unit sees the error.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -54,9 +59,11 @@ class NewRows:
 @dataclass
 class _Waiting:
     unit: NewRows
-    woken: threading.Event = field(default_factory=threading.Event)
     marks: tuple[LedgerMark, ...] | None = None
     error: BaseException | None = None
+    # Exactly one of these tells the caller it is done.
+    woken: threading.Event | None = None
+    future: asyncio.Future[tuple[LedgerMark, ...]] | None = None
 
     def outcome(self) -> tuple[LedgerMark, ...]:
         if self.error is not None:
@@ -70,38 +77,66 @@ class GroupCommit:
 
     def __init__(self, db: Database, ledger: Ledger, *, max_batch: int = MAX_BATCH) -> None:
         self.db, self.ledger, self.max_batch = db, ledger, max_batch
-        self._mutex = threading.Lock()
+        self._ready = threading.Condition()
         self._queue: deque[_Waiting] = deque()
+        self._committer: threading.Thread | None = None
+        self._closed = False
 
     def write(self, unit: NewRows) -> tuple[LedgerMark, ...]:
         """Commit ``unit`` (with whatever else is waiting); returns its ledger marks.
 
         Raises whatever writing this unit alone raised; nothing of it is written then.
         """
-        waiting = _Waiting(unit)
-        with self._mutex:
-            self._queue.append(waiting)
-            leads = len(self._queue) == 1
-        if not leads:
-            waiting.woken.wait()  # set when done, or when it is this one's turn to lead
-            if waiting.marks is not None or waiting.error is not None:
-                return waiting.outcome()
-        with self._mutex:
-            batch = [self._queue[i] for i in range(min(len(self._queue), self.max_batch))]
-        try:
-            self._commit(batch)
-        finally:
-            with self._mutex:
-                for _ in batch:
-                    self._queue.popleft()
-                successor = self._queue[0] if self._queue else None
-            for member in batch:
-                if member.marks is None and member.error is None:
-                    member.error = RuntimeError("group commit ended without an outcome")
-                member.woken.set()
-            if successor is not None:
-                successor.woken.set()
+        waiting = _Waiting(unit, woken=threading.Event())
+        self._enqueue(waiting)
+        assert waiting.woken is not None
+        waiting.woken.wait()
         return waiting.outcome()
+
+    async def write_async(self, unit: NewRows) -> tuple[LedgerMark, ...]:
+        """:meth:`write` for a caller on an event loop: waits without holding a thread."""
+        future: asyncio.Future[tuple[LedgerMark, ...]] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Waiting(unit, future=future))
+        return await future
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the committer thread."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+            committer = self._committer
+        if committer is not None:
+            committer.join()
+
+    def _enqueue(self, waiting: _Waiting) -> None:
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the platform is closed; nothing more can be written")
+            self._queue.append(waiting)
+            if self._committer is None:
+                self._committer = threading.Thread(
+                    target=self._run, name="greenlight-group-commit", daemon=True
+                )
+                self._committer.start()
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if not self._queue:
+                    return  # closed and drained
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
+                ]
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # pragma: no cover - _commit hands errors to members
+                for member in batch:
+                    if member.marks is None and member.error is None:
+                        member.error = exc
+            _hand_back(batch)
 
     def _commit(self, batch: list[_Waiting]) -> None:
         alone = [w for w in batch if w.unit.guard is not None]
@@ -135,3 +170,30 @@ class GroupCommit:
         return record_event_groups(
             conn, self.ledger, [(unit.request_id, unit.events) for unit in units]
         )
+
+
+def _hand_back(batch: Sequence[_Waiting]) -> None:
+    """Wake every caller of ``batch``: one call into each event loop, one event per thread."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
+    for member in batch:
+        if member.future is not None:
+            by_loop.setdefault(member.future.get_loop(), []).append(member)
+        elif member.woken is not None:
+            member.woken.set()
+    for loop, members in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, members)
+
+
+def _resolve(members: Sequence[_Waiting]) -> None:
+    for member in members:
+        future = member.future
+        assert future is not None
+        if future.done():  # the caller was cancelled
+            continue
+        if member.error is not None:
+            future.set_exception(member.error)
+        elif member.marks is not None:
+            future.set_result(member.marks)
+        else:
+            future.set_exception(RuntimeError("group commit ended without an outcome"))

@@ -93,5 +93,6 @@ class Platform:
         return str(path)
 
     def close(self) -> None:
-        """Release database connections."""
+        """Finish queued writes and release database connections."""
+        self.commits.close()
         self.db.close()

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import cedarpy
+from cedarpy import _internal as cedar_core
 
 from greenlight.core.enums import Outcome, Role
 from greenlight.core.errors import InvalidInput
@@ -165,17 +166,23 @@ class CedarPolicy:
         return self.judge([build_query(d) for d in documents])
 
     def judge(self, queries: Sequence[CedarQuery]) -> list[Ruling]:
-        """Judge built queries in one Cedar call, in order."""
+        """Judge built queries in one Cedar call, in order.
+
+        Calls cedarpy's Rust core directly (cedarpy is pinned): its Python
+        wrapper would copy each request and wrap each answer in objects we only
+        unpack again, a tenth of a decision's time.
+        """
         if not queries:
             return []
-        results = cedarpy.is_authorized_batch(
-            [q.to_cedar() for q in queries], self._policy_set, self._entities
+        answers = cedar_core.is_authorized_batch(
+            [q.to_cedar() for q in queries], self._policy_set, self._entities._inner, None, False
         )
-        return [self._ruling(r) for r in results]
+        return [self._ruling(json.loads(answer)) for answer in answers]
 
-    def _ruling(self, result: cedarpy.AuthzResult) -> Ruling:
-        diagnostics = result.diagnostics
-        if diagnostics.errors:
+    def _ruling(self, answer: Mapping[str, Any]) -> Ruling:
+        diagnostics = answer["diagnostics"]
+        errors = diagnostics.get("errors") or []
+        if errors:
             # A rule that errs is skipped by Cedar; if it was a forbid, skipping it
             # could let a request through, so an error refuses instead.
             return Ruling(
@@ -184,16 +191,16 @@ class CedarPolicy:
                 rules=(EVALUATION_ERROR,),
                 reasons=(
                     "The policy could not be evaluated ("
-                    + "; ".join(str(e) for e in diagnostics.errors)
+                    + "; ".join(_error_text(e) for e in errors)
                     + "); nothing proceeds until the policy or the document is fixed.",
                 ),
             )
-        named = diagnostics.id_annotations_by_reason
-        fired = tuple(sorted(named[pid] for pid in diagnostics.reasons))
-        key = (result.decision.value, fired)
+        named = diagnostics["id_annotations_by_reason"]
+        fired = tuple(sorted(named[pid] for pid in diagnostics["reason"]))
+        key = (answer["decision"], fired)
         ruling = self._rulings.get(key)
         if ruling is None:
-            ruling = self._rule_on(result.decision is cedarpy.Decision.Allow, fired)
+            ruling = self._rule_on(answer["decision"] == "Allow", fired)
             if len(self._rulings) < 65_536:  # distinct outcomes are few; bound it anyway
                 self._rulings[key] = ruling
         return ruling
@@ -225,6 +232,13 @@ class CedarPolicy:
             if outcome is Outcome.NEEDS_APPROVAL
             else (),
         )
+
+
+def _error_text(error: object) -> str:
+    """One evaluation error as Cedar reports it: a message, or the policy and its error."""
+    if isinstance(error, Mapping):
+        return f"{error.get('policy_id', 'policy')}: {error.get('error', error)}"
+    return str(error)
 
 
 def policy_version(files: Mapping[str, str]) -> str:

@@ -157,7 +157,7 @@ async def submit_request(
     # the policy run here on the event loop (registry reads come from memory),
     # and only the commit, batched with other submissions, waits in a thread.
     submission = flow.prepare(platform, access, draft)
-    detail = submission.written(await run_in_threadpool(platform.commits.write, submission.unit))
+    detail = submission.written(await platform.commits.write_async(submission.unit))
     if detail.request.state is RequestState.QUEUED:
         detail = await run_in_threadpool(_run_or_schedule, request, platform, detail, background)
     return model_response(detail, status.HTTP_201_CREATED)

@@ -1,0 +1,122 @@
+"""Group commit: concurrent submissions share transactions, never each other's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from greenlight.core.settings import Settings
+from greenlight.engine import requests
+from greenlight.engine.commits import NewRows
+from greenlight.engine.platform import Platform
+from greenlight.store.schema import generation_requests, ledger_entries
+from tests.world import World, build_world
+
+
+@pytest.fixture
+def world(settings: Settings) -> Iterator[World]:
+    platform = Platform.open(settings)
+    yield build_world(platform)
+    platform.close()
+
+
+def _prepared(world: World, count: int) -> list[NewRows]:
+    plate = world.upload_plate()
+    artist = world.access("artist")
+    return [
+        requests.prepare(world.platform, artist, world.cleanup(plate)).unit for _ in range(count)
+    ]
+
+
+def _commits_counted(world: World) -> list[int]:
+    """A list that grows by one for every COMMIT the platform's engine issues."""
+    counted: list[int] = []
+    event.listen(world.platform.db.engine, "commit", lambda conn: counted.append(1))
+    return counted
+
+
+def _stored(world: World) -> tuple[int, list[int]]:
+    with world.platform.db.read() as conn:
+        count = conn.execute(select(func.count()).select_from(generation_requests)).scalar_one()
+        indexes = list(conn.execute(select(ledger_entries.c.idx).order_by("idx")).scalars())
+    return count, indexes
+
+
+def test_concurrent_submissions_share_commits_and_all_land(world: World) -> None:
+    units = _prepared(world, 40)
+    before, _ = _stored(world)
+    commits = _commits_counted(world)
+    start = threading.Barrier(len(units))
+    marks: list[int] = []
+
+    def submit(unit: NewRows) -> None:
+        start.wait()
+        marks.extend(m.index for m in world.platform.commits.write(unit))
+
+    threads = [threading.Thread(target=submit, args=(u,)) for u in units]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    count, indexes = _stored(world)
+    assert count == before + 40
+    assert sorted(marks) == indexes[-80:]  # two ledger events each, no gaps, no repeats
+    assert indexes == list(range(len(indexes)))
+    assert len(commits) < 40  # some arrived together and committed as one
+
+
+def test_one_bad_unit_fails_alone_and_its_batch_mates_commit(world: World) -> None:
+    good = _prepared(world, 6)
+    before, _ = _stored(world)
+    twin = good[0]  # the same request id twice: the second breaks the primary key
+    results: dict[int, object] = {}
+    start = threading.Barrier(len(good) + 1)
+
+    def submit(i: int, unit: NewRows) -> None:
+        start.wait()
+        try:
+            results[i] = world.platform.commits.write(unit)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=submit, args=(i, u)) for i, u in enumerate([*good, twin])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    failures = [r for r in results.values() if isinstance(r, Exception)]
+    assert len(failures) == 1 and isinstance(failures[0], IntegrityError)
+    count, indexes = _stored(world)
+    assert count == before + 6
+    assert indexes == list(range(len(indexes)))  # the failed unit left no ledger entry
+
+
+def test_callers_on_an_event_loop_await_their_commit(world: World) -> None:
+    units = _prepared(world, 25)
+    before, _ = _stored(world)
+
+    async def submit_all() -> list[tuple[int, ...]]:
+        done = await asyncio.gather(*(world.platform.commits.write_async(u) for u in units))
+        return [tuple(m.index for m in marks) for marks in done]
+
+    marks = asyncio.run(submit_all())
+    count, _ = _stored(world)
+    assert count == before + 25
+    assert len({i for pair in marks for i in pair}) == 50
+
+
+def test_a_closed_platform_refuses_writes_after_finishing_queued_ones(settings: Settings) -> None:
+    platform = Platform.open(settings)
+    world = build_world(platform)
+    (unit, late) = _prepared(world, 2)
+    platform.commits.write(unit)
+    platform.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        platform.commits.write(late)
