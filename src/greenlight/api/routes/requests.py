@@ -153,9 +153,9 @@ async def submit_request(
 
     if key is not None:
         return await run_in_threadpool(_once_created, platform, access, key, step)
-    # The common case, kept off worker threads but for the write: the checks and
-    # the policy run here on the event loop (registry reads come from memory),
-    # and only the commit, batched with other submissions, waits in a thread.
+    # The common case, kept off worker threads: the checks and the policy run
+    # here on the event loop (registry reads come from memory), and the commit,
+    # batched with other submissions by the committer thread, is awaited.
     submission = flow.prepare(platform, access, draft)
     detail = submission.written(await platform.commits.write_async(submission.unit))
     if detail.request.state is RequestState.QUEUED:
