@@ -32,7 +32,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -63,6 +63,8 @@ from greenlight.store.schema import (
 CostSource = Literal["vendor", "rate_card", "backend"]
 RunStatus = Literal["running", "succeeded", "failed"]
 
+# The backend name of runs whose outputs a vendor delivered (engine/vendor_delivery.py).
+VENDOR_DELIVERY = "vendor-delivery"
 # Where backends that take one carry a negative prompt among their parameters.
 NEGATIVE_PROMPT = "negative_prompt"
 _MS = Decimal(1000)
@@ -223,6 +225,40 @@ def _queued_at(conn: Connection, job_id: str) -> datetime | None:
     return max(created, retried)
 
 
+def record_delivery(
+    conn: Connection,
+    platform: Platform,
+    run_id: str,
+    *,
+    prompt: str,
+    negative_prompt: str | None,
+    started_at: datetime,
+    delivered_by: str,
+) -> None:
+    """Make a just-started run's log a vendor's: the prompt it ran, who uploaded it,
+    and when the vendor's own run started (in the transaction that started it)."""
+    key = prompt_key(platform.settings.keys_dir)
+    conn.execute(
+        update(prompt_logs)
+        .where(prompt_logs.c.run_id == run_id)
+        .values(
+            key_id=key.key_id,
+            prompt_sealed=key.seal(prompt, run_id=run_id, field="prompt"),
+            prompt_sha256=prompt_digest(prompt),
+            negative_prompt_sealed=(
+                None
+                if negative_prompt is None
+                else key.seal(negative_prompt, run_id=run_id, field="negative_prompt")
+            ),
+            negative_prompt_sha256=(
+                None if negative_prompt is None else prompt_digest(negative_prompt)
+            ),
+            delivered_by=delivered_by,
+        )
+    )
+    conn.execute(update(runs).where(runs.c.id == run_id).values(started_at=started_at))
+
+
 def record_finish(
     conn: Connection,
     platform: Platform,
@@ -242,13 +278,23 @@ def record_finish(
     in ``result`` is the vendor's when the backend calls a vendor's service
     (its capabilities say ``remote``) or ``vendor_reported`` says so (a delivery).
     """
-    run = conn.execute(select(runs.c.backend).where(runs.c.id == run_id)).one()
+    run = conn.execute(select(runs.c.backend, runs.c.started_at).where(runs.c.id == run_id)).one()
     gpu = gpu_seconds(platform, run.backend, result.usage, result.duration_ms)
     remote = result.usage.get("worker_host")
     host = remote if isinstance(remote, str) and remote else worker_host(worker)
+    if run.backend == VENDOR_DELIVERY:
+        # The vendor's log gives its own timings and bill; the run ends when theirs did.
+        vendor_reported = True
+        ended = run.started_at + timedelta(milliseconds=result.duration_ms)
+        conn.execute(update(runs).where(runs.c.id == run_id).values(finished_at=ended))
     if vendor_reported is None:
+        # A remote backend's figure is the vendor's bill unless it says it priced the
+        # run itself (openai-images: usage["cost_basis"] "tokens" or "per_image").
         capabilities = _capabilities(platform, run.backend)
-        vendor_reported = capabilities is not None and capabilities.remote
+        basis = result.usage.get("cost_basis")
+        vendor_reported = (
+            capabilities is not None and capabilities.remote and basis in (None, "reported")
+        )
     return _settle(conn, run_id, gpu, outputs, result.cost_usd, vendor_reported, host)
 
 
