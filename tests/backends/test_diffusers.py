@@ -425,6 +425,13 @@ def test_a_run_that_fails_leaves_no_output(
     assert files(out_dir) == []
 
 
+def test_a_backend_pinned_to_one_model_runs_no_other(models_dir: Path) -> None:
+    pinned = DiffusersBackend(LocalModels(root=models_dir), model=MODEL)
+    assert pinned.check([], given(model=None))["model"] == MODEL
+    with refused("backend.diffusers.bad_parameter", InvalidInput):
+        pinned.check([], given(model="poisoned"))
+
+
 def test_a_seed_out_of_range_is_refused(backend: DiffusersBackend, tmp_path: Path) -> None:
     with refused("backend.diffusers.bad_seed", InvalidInput):
         make(backend, tmp_path / "out", seed=2**63 - 1, variants=2)

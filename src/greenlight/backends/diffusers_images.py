@@ -153,9 +153,17 @@ class DiffusersBackend:
 
     name = NAME
 
-    def __init__(self, models: LocalModels | None = None, *, models_dir: Path | None = None):
+    def __init__(
+        self,
+        models: LocalModels | None = None,
+        *,
+        models_dir: Path | None = None,
+        model: str | None = None,
+    ):
         """Use the models in ``models`` (by default the environment's settings);
-        ``models_dir`` overrides where their folders are."""
+        ``models_dir`` overrides where their folders are. With ``model``, the
+        backend runs that model only: requests may leave the ``model`` parameter
+        out, and naming another is refused (a tool vetted for one model)."""
         if models is None:
             settings = Settings.from_env()
             models = LocalModels(
@@ -166,11 +174,17 @@ class DiffusersBackend:
         self.models_dir = (models_dir or models.root or Path("models")).absolute()
         self.device = models.device
         self.threads = models.threads
+        parameters = _PARAMETERS
+        if model is not None:
+            pinned = Parameter(
+                "model", "str", "the model this tool runs", default=model, choices=(model,)
+            )
+            parameters = (pinned, *_PARAMETERS[1:])
         self.capabilities = Capabilities(
             tasks=TASKS,
             media_in={"image": tuple(_FORMATS), "mask": tuple(_FORMATS)},
             media_out=("image/png",),
-            parameters=_PARAMETERS,
+            parameters=parameters,
             needs_gpu=self.device.startswith("cuda"),
             seeded=True,
             extra={"device": self.device},
@@ -295,7 +309,6 @@ class DiffusersBackend:
             made, out_dir, [f"{folder.name}_seed{seed + i}.png" for i in range(variants)]
         )
         parents = tuple(i for i in (image_at, mask_at) if i is not None)
-        progress(1.0, "done")
         return BackendResult(
             outputs=tuple(
                 BackendOutput(path=path, media_type="image/png", parents=parents)
