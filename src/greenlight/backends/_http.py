@@ -50,6 +50,7 @@ _SECRET_LOOKALIKE = re.compile(r"\b(sk|key|token)-[\w*.\-]{6,}", re.IGNORECASE)
 _MESSAGE_LIMIT = 300
 
 Rejection = Callable[[httpx.Response], InvalidInput]
+"""Builds the error for a 4xx answer that is not about the key or the quota."""
 
 
 def transient(message: str, *, code: str, **details: Any) -> InvalidInput:
@@ -60,7 +61,6 @@ def transient(message: str, *, code: str, **details: Any) -> InvalidInput:
     already retried each call); a 503 class in ``core/errors.py`` would let it.
     """
     return InvalidInput(message, code=code, **details)
-"""Builds the error for a 4xx answer that is not about the key or the quota."""
 
 
 class Deadline:
@@ -161,15 +161,15 @@ class VendorService:
         files: Sequence[tuple[str, tuple[str, bytes, str]]] | None = None,
         params: Mapping[str, str] | None = None,
         rejected: Rejection | None = None,
-        retry: bool = True,
     ) -> httpx.Response:
         """Make one call, retrying what may succeed next time; the 2xx answer.
 
         ``doing`` says what the call is for, in the words of an error message
-        ("submitting the workflow"). ``retry=False`` makes one attempt only.
+        ("submitting the workflow"); ``rejected`` builds the error for a 4xx
+        answer that is neither about the key nor about the quota.
         """
         last = ""
-        for attempt in range(self.policy.retries + 1 if retry else 1):
+        for attempt in range(self.policy.retries + 1):
             if self.deadline.expired():
                 raise self.deadline.error(doing)
             self.log.attempts += 1
@@ -196,7 +196,7 @@ class VendorService:
                 last = str(response.status_code)
                 asked = self._retry_after(response)
                 wait = self._backoff(attempt) if asked is None else asked
-            if attempt == (self.policy.retries if retry else 0):
+            if attempt == self.policy.retries:
                 break
             wait = min(wait, self.policy.max_wait)
             if wait >= self.deadline.remaining():
