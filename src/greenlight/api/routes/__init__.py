@@ -12,6 +12,7 @@ from greenlight.api.routes import (
     productions,
     requests,
     rights,
+    runs,
     vendors,
     watchlist,
 )
@@ -30,6 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     bundles.router,
     assets.router,
     ledger.router,
+    runs.router,
 )
 
 __all__ = ["ROUTERS"]
