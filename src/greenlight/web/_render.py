@@ -146,11 +146,26 @@ def environment() -> Environment:
     return env
 
 
-def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    """An HTML response from ``template``; the viewer (if signed in) is in every page."""
+# A page that follows live progress runs our own script files (never inline
+# script) and reads the progress stream from this origin.
+_SCRIPTED_HEADERS = {
+    **_HEADERS,
+    "Content-Security-Policy": _HEADERS["Content-Security-Policy"]
+    + "; script-src 'self'; connect-src 'self'",
+}
+
+
+def render(
+    request: Request, template: str, *, status: int = 200, scripts: bool = False, **context: Any
+) -> HTMLResponse:
+    """An HTML response from ``template``; the viewer (if signed in) is in every page.
+
+    ``scripts`` lets the page run the site's own script files (live progress).
+    """
     context.setdefault("viewer", getattr(request.state, "viewer", None))
     html = environment().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+    headers = _SCRIPTED_HEADERS if scripts else _HEADERS
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def error_page(request: Request, error: GreenlightError) -> HTMLResponse:

@@ -201,6 +201,7 @@ def requests_router(platform: Platform) -> APIRouter:
             request,
             "request.html",
             status=error.status if error is not None else 200,
+            scripts=view.detail.request.state in (RequestState.QUEUED, RequestState.RUNNING),
             view=view,
             done=DONE.get(done, ""),
             error=error,

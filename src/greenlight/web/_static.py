@@ -15,12 +15,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 _MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".ico": "image/x-icon",
 }
 # Plain names only: no folders, no dot-files, so no path can leave STATIC_DIR.
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(css|svg|png|ico)$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(css|js|svg|png|ico)$")
 
 
 def static_router() -> APIRouter:
