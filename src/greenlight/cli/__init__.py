@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from greenlight.cli import delivery, ledger, platform, policy, provenance, rights, worker
+from greenlight.cli import delivery, ledger, platform, policy, provenance, rights, runs, worker
 
 app = typer.Typer(
     name="greenlight",
@@ -23,6 +23,8 @@ app.command()(worker.worker)
 platform.requests_app.command("cancel")(worker.requests_cancel)
 platform.requests_app.command("watch")(worker.requests_watch)
 platform.productions_app.command("priority")(worker.productions_priority)
+platform.requests_app.command("deliver-vendor")(runs.deliver_vendor)
+rights.tools_app.command("rate-card")(runs.rate_card)
 app.add_typer(platform.users_app, name="users")
 app.add_typer(platform.productions_app, name="productions")
 app.add_typer(platform.requests_app, name="requests")
@@ -33,6 +35,7 @@ app.add_typer(provenance.keys_app, name="keys")
 app.add_typer(provenance.app, name="provenance")
 app.add_typer(rights.app, name="rights")
 app.add_typer(policy.app, name="policy")
+app.add_typer(runs.app, name="runs")
 
 
 def main() -> None:
