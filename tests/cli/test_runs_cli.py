@@ -125,7 +125,9 @@ def test_a_vendor_delivers_from_the_command_line(
         access = load_access(conn, ari)
         production_id = find_production(conn, "NL").id
         tool_id = find_tool(conn, "Lumen Roto").id
-    asset, _ = upload(seeded, access, production_id, "plate.png", io.BytesIO(plate.read_bytes()), "image/png")
+    asset, _ = upload(
+        seeded, access, production_id, "plate.png", io.BytesIO(plate.read_bytes()), "image/png"
+    )
     draft = RequestDraft(
         production_id=production_id,
         use_case="vfx_cleanup",
