@@ -363,13 +363,17 @@ def progress_writer(
     db: Database, lease: Lease, watch: Watch, settings: QueueSettings
 ) -> Callable[[float, str], None]:
     """The backend's progress callback: stops the run when asked, and writes the
-    latest fraction and stage to the job at most every ``progress_seconds``."""
-    last = [0.0]
+    latest fraction and stage to the job at most every ``progress_seconds``.
+
+    A run shorter than that writes none (the job says 1.0 when it is done), so
+    quick jobs pay no extra commits for progress nobody could watch.
+    """
+    last = [time.monotonic()]
 
     def progress(fraction: float, stage: str) -> None:
         watch.check()
         now = time.monotonic()
-        if now - last[0] >= settings.progress_seconds or fraction >= 1.0:
+        if now - last[0] >= settings.progress_seconds:
             last[0] = now
             report_progress(db, lease, fraction, stage)
 
