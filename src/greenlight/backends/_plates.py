@@ -64,7 +64,9 @@ VIDEOS = ("video/mp4", "video/quicktime")
 MEDIA_IN = (*STILLS, *VIDEOS)
 MEDIA_OUT = ("image/png", "video/quicktime")
 
-CLIP_CODEC = "prores_ks"
+# FFmpeg's "prores" (prores_aw) encoder: standard ProRes any editorial or VFX tool reads,
+# about five times faster than prores_ks on 1080p here (bench/bench_inpaint.py).
+CLIP_CODEC = "prores_aw"
 CLIP_PROFILE = "3"  # ProRes 422 HQ
 CLIP_PIXEL_FORMAT = "yuv422p10le"
 
