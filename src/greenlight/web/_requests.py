@@ -18,6 +18,7 @@ from greenlight.core.ids import is_id
 from greenlight.core.models import Asset, Production, RequestDetail, Requirement, Shot, Talent, Tool
 from greenlight.engine import assets as asset_store
 from greenlight.engine.platform import Platform
+from greenlight.engine.prompt_log import PromptLogEntry, request_prompt_log
 from greenlight.engine.requests import approve, deliver, get_request, outstanding, review
 from greenlight.productions import get_production, get_shot
 from greenlight.provenance import CredentialReport, prompt_digest
@@ -63,6 +64,7 @@ class RequestView:
     review: ReviewRights
     can_deliver: bool
     outputs: list[OutputView]
+    prompt_log: list[PromptLogEntry]  # one per run, prompts included: the viewer sees the request
 
 
 def approval_rights(
@@ -145,6 +147,7 @@ def load_view(platform: Platform, access: Access, request_id: str) -> RequestVie
         shot = get_shot(conn, request.shot_id) if request.shot_id else None
         tool = get_tool(conn, request.tool_id)
         talent = list_talent(conn, set(request.talent_ids)) if request.talent_ids else []
+        prompt_log = request_prompt_log(conn, platform, access, request_id).runs
         names = person_names(
             conn,
             [
@@ -153,6 +156,7 @@ def load_view(platform: Platform, access: Access, request_id: str) -> RequestVie
                 *(r.reviewer_id for r in detail.reviews),
                 *([detail.delivery.delivered_by] if detail.delivery else []),
                 *(e.actor for e in detail.events),
+                *(e.delivered_by for e in prompt_log if e.delivered_by),
             ],
         )
     waiting = outstanding(detail.decision, detail.approvals) if detail.decision else []
@@ -169,6 +173,7 @@ def load_view(platform: Platform, access: Access, request_id: str) -> RequestVie
         review=review_rights(access, request),
         can_deliver=can_deliver(access, detail),
         outputs=[_output(platform, asset, request.prompt) for asset in detail.outputs],
+        prompt_log=prompt_log,
     )
 
 
