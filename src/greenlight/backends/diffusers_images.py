@@ -305,6 +305,8 @@ class DiffusersBackend:
         if task != "text_to_image":
             steps = min(int(steps * effective["strength"]), steps)
         made = _generate(pipeline, folder, effective, images, seed, variants, steps, progress)
+        worked = time.perf_counter() - loaded_at
+        version = _model_version(folder.path)  # before writing: a failure here leaves nothing
         outputs = _write(
             made, out_dir, [f"{folder.name}_seed{seed + i}.png" for i in range(variants)]
         )
@@ -315,7 +317,7 @@ class DiffusersBackend:
                 for path in outputs
             ),
             model=f"{NAME}:{folder.name}",
-            model_version=_model_version(folder.path),
+            model_version=version,
             parameters=effective,
             seed=seed,
             usage={
@@ -325,6 +327,8 @@ class DiffusersBackend:
                 "device": self.device,
                 "threads": self.threads,
                 "load_ms": load_ms,
+                # Time the GPU was held (loading and denoising), for the prompt log's cost.
+                **({"gpu_seconds": round(worked, 3)} if self.device != "cpu" else {}),
             },
             duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=None,  # our own hardware: the tool's rate card prices it
