@@ -360,9 +360,11 @@ def _price(
 
 def _capabilities(platform: Platform, backend: str) -> Capabilities | None:
     try:
-        return platform.backends(backend).capabilities
+        found = platform.backends(backend)
     except GreenlightError:  # not a backend here (a vendor's delivery)
         return None
+    capabilities = getattr(found, "capabilities", None)  # a wrapper may not declare them
+    return capabilities if isinstance(capabilities, Capabilities) else None
 
 
 def gpu_seconds(
