@@ -17,3 +17,12 @@ def refused(code: str, error: type[GreenlightError] = GreenlightError) -> Iterat
         yield
     assert caught.value.code == code
     assert caught.value.message
+
+
+@contextmanager
+def refused_as(code: str) -> Iterator[pytest.ExceptionInfo[GreenlightError]]:
+    """As :func:`refused`, handing the caught error over so a test can read its details."""
+    with pytest.raises(GreenlightError) as caught:
+        yield caught
+    assert caught.value.code == code, caught.value.message
+    assert caught.value.message

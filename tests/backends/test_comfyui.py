@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ from PIL import Image
 
 from greenlight.backends import BackendInput, BackendResult, backend_for
 from greenlight.backends.comfyui import ComfyUIBackend
-from greenlight.core.errors import InvalidInput
 from greenlight.core.settings import ComfyUISettings, HttpPolicy, Settings
 from tests.backends.servers import FakeComfyUI, Upload, png
+from tests.expect import refused_as
 
 FAST = HttpPolicy(connect_timeout=1, read_timeout=3, retries=3, backoff=0.001, max_wait=0.05)
 
@@ -75,15 +74,6 @@ RESTYLE = {
     "bind": {"prompt": "6.text", "seed": ["3.seed"]},
     "inputs": {"plate": "10.image"},
 }
-
-
-@contextmanager
-def refused_as(code: str) -> Iterator[pytest.ExceptionInfo[InvalidInput]]:
-    """The block must fail with ``InvalidInput`` carrying ``code`` and a sentence."""
-    with pytest.raises(InvalidInput) as caught:
-        yield caught
-    assert caught.value.code == code, caught.value.message
-    assert caught.value.message
 
 
 @pytest.fixture

@@ -497,12 +497,15 @@ def test_a_style_frame_request_is_generated_signed_and_logged(platform: Platform
         use_case="style_frames",
         tool_id=tool.id,
         prompt=PROMPT,
-        parameters={"model": MODEL, "prompt": PROMPT, "steps": 2, "variants": 2},
+        # The prompt travels in the request alone; the seed makes the frames repeatable.
+        parameters={"model": MODEL, "steps": 2, "variants": 2, "seed": 1234},
         inputs=[InputRef(asset_id=frame.id, part="image")],
     )
     submitted = requests.submit(platform, world.access("artist"), draft)
     assert submitted.request.state is RequestState.QUEUED
     assert submitted.request.parameters["task"] == "image_to_image"
+    assert submitted.request.parameters["seed"] == 1234
+    assert "prompt" not in submitted.request.parameters
 
     ran = runs.run_request(platform, submitted.request.id)
     assert ran.request.state is RequestState.IN_REVIEW, ran.job
@@ -511,7 +514,7 @@ def test_a_style_frame_request_is_generated_signed_and_logged(platform: Platform
     run = ran.job.runs[0] if ran.job else None
     assert run is not None and run.error is None
     assert run.model == f"diffusers:{MODEL}" and run.model_version.startswith("sha256:")
-    assert run.seed is not None
+    assert run.seed == 1234
     for output in ran.outputs:
         report = assets.credentials(platform, output)
         assert report.trusted

@@ -6,7 +6,6 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -19,26 +18,17 @@ from PIL import Image
 from greenlight.backends import BackendInput, BackendResult, backend_for
 from greenlight.backends.openai_images import OpenAIImagesBackend
 from greenlight.core.enums import RequestState
-from greenlight.core.errors import InvalidInput
 from greenlight.core.models import RequestDraft, ToolDraft
 from greenlight.core.settings import HttpPolicy, OpenAIImagesSettings, Settings
 from greenlight.engine import assets, requests, runs
 from greenlight.engine.platform import Platform
 from greenlight.rights import allow_tool, create_tool
 from tests.backends.servers import FakeOpenAI, Upload, png
+from tests.expect import refused_as
 from tests.world import build_world
 
 KEY = "sk-test-0123456789abcdefGREENLIGHT"
 FAST = HttpPolicy(connect_timeout=1, read_timeout=3, retries=3, backoff=0.001, max_wait=0.05)
-
-
-@contextmanager
-def refused_as(code: str) -> Iterator[pytest.ExceptionInfo[InvalidInput]]:
-    """The block must fail with ``InvalidInput`` carrying ``code`` and a sentence."""
-    with pytest.raises(InvalidInput) as caught:
-        yield caught
-    assert caught.value.code == code, caught.value.message
-    assert caught.value.message
 
 
 @pytest.fixture
@@ -487,7 +477,7 @@ def test_storyboard_frames_from_a_vendor_api_are_run_signed_and_put_up_for_revie
                 "tool_id": frames.id,
                 "intent": "ideation",
                 "prompt": prompt,
-                "parameters": {"prompt": prompt, "n": 2, "size": "64x48"},
+                "parameters": {"n": 2, "size": "64x48"},  # the request's prompt is sent
             }
         )
         submitted = requests.submit(platform, world.access("artist"), draft)

@@ -214,6 +214,7 @@ class _RevokedMidRun:
     def __init__(self, world: World, consent: Consent) -> None:
         self.world, self.consent = world, consent
         self.inner = backend_for("inpaint-opencv")
+        self.capabilities = self.inner.capabilities
 
     def check(self, inputs: Any, parameters: Any) -> dict[str, Any]:
         return self.inner.check(inputs, parameters)

@@ -11,8 +11,10 @@ every call the same treatment:
 - 401/403 (a wrong key), 429 or 402 for an exhausted quota, and other 4xx
   answers (the request itself is wrong) are never retried: trying again
   cannot help and may be billed;
-- every failure is an ``InvalidInput`` under ``backend.<name>.`` that says what
-  to do, and no message ever carries the API key.
+- every failure has a code under ``backend.<name>.`` and says what to do: a
+  refusal (``InvalidInput``, 422) when the request or the key is wrong, a 503
+  (``Unavailable``) when the service may do better later, so the queue tries
+  the run again after its back-off; no message ever carries the API key.
 
 A run's :class:`Deadline` bounds everything, waits included, so a hanging
 service ends the run as ``backend.<name>.timed_out`` instead of holding a worker.
@@ -36,7 +38,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from greenlight.core.errors import InvalidInput
+from greenlight.core.errors import InvalidInput, Unavailable
 from greenlight.core.settings import HttpPolicy
 
 MAX_PIXELS = 80_000_000
@@ -53,14 +55,12 @@ Rejection = Callable[[httpx.Response], InvalidInput]
 """Builds the error for a 4xx answer that is not about the key or the quota."""
 
 
-def transient(message: str, *, code: str, **details: Any) -> InvalidInput:
+def transient(message: str, *, code: str, **details: Any) -> Unavailable:
     """The error for a failure that may pass if the run is tried later: the service
-    is down, overloaded, limiting our rate or too slow.
-
-    ``InvalidInput`` for now, so the queue does not try the run again (this module
-    already retried each call); a 503 class in ``core/errors.py`` would let it.
+    is down, overloaded, limiting our rate or too slow. A 503, so the queue tries the
+    run again after its back-off (each call here has already been retried).
     """
-    return InvalidInput(message, code=code, **details)
+    return Unavailable(message, code=code, **details)
 
 
 class Deadline:
@@ -80,7 +80,7 @@ class Deadline:
         """Whether the time limit has passed."""
         return self.remaining() <= 0
 
-    def error(self, doing: str) -> InvalidInput:
+    def error(self, doing: str) -> Unavailable:
         """The ``timed_out`` refusal, naming what was under way."""
         return transient(
             f"{self.backend} did not finish within its time limit of {self.seconds:g} s "
@@ -333,7 +333,7 @@ class VendorService:
                 return str(error[key])
         return None
 
-    def _gave_up(self, doing: str, last: str) -> InvalidInput:
+    def _gave_up(self, doing: str, last: str) -> Unavailable:
         tries = self.policy.retries + 1
         if last == "429":
             return transient(

@@ -246,3 +246,53 @@ class Backend(Protocol):
         reports one when it is ``None``. ``progress`` is called as work goes.
         """
         ...
+
+
+PROMPT = "prompt"
+"""The parameter that carries the request's prompt to a backend that declares it."""
+
+SEED = "seed"
+"""The parameter a request fixes a seeded backend's randomness with."""
+
+MAX_SEED = 2**63 - 1  # the prompt log and the credentials record it as a signed 64-bit int
+
+
+def call_parameters(
+    backend: str, capabilities: Capabilities, stored: Mapping[str, Any], prompt: str
+) -> tuple[dict[str, Any], int | None]:
+    """What a backend is called with: ``stored`` parameters, the request's prompt, the seed.
+
+    The prompt lives once, in the request (and sealed in the prompt log), so a
+    backend that declares a ``prompt`` parameter gets the request's; sending one
+    among the parameters as well is refused. ``seed`` is taken out and handed
+    to :meth:`Backend.run` apart: a whole number from 0 to 2**63-1, and only
+    for a backend whose output it changes.
+    """
+    given = dict(stored)
+    if PROMPT in given:
+        raise InvalidInput(
+            "Send the prompt in the request's 'prompt' field, not among the parameters; "
+            "it is kept once, with the request, and sealed in the prompt log.",
+            code="request.prompt_in_parameters",
+        )
+    seed = given.pop(SEED, None)
+    if seed is not None:
+        if not capabilities.seeded:
+            raise bad_parameter(
+                backend, f"{backend} gives the same output every time; it takes no 'seed'."
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise bad_parameter(
+                backend, f"'seed' must be a whole number from 0 to {MAX_SEED}, not {seed!r}."
+            )
+    if any(p.name == PROMPT for p in capabilities.parameters):
+        given[PROMPT] = prompt
+    return given, seed
+
+
+def stored_parameters(checked: Mapping[str, Any], seed: int | None) -> dict[str, Any]:
+    """The parameters to keep with a request: the checked ones without the prompt, and the seed."""
+    kept = {name: value for name, value in checked.items() if name != PROMPT}
+    if seed is not None:
+        kept[SEED] = seed
+    return kept

@@ -66,7 +66,7 @@ from greenlight.backends.base import (
     check_parameters,
     no_progress,
 )
-from greenlight.core.errors import InvalidInput
+from greenlight.core.errors import GreenlightError, InvalidInput
 from greenlight.core.settings import Settings
 
 NAME = "comfyui"
@@ -210,7 +210,7 @@ class ComfyUIBackend:
             prompt_id = submitted["prompt_id"]
             try:
                 entry = _wait(service, prompt_id, config.poll_interval, progress)
-            except InvalidInput as exc:
+            except GreenlightError as exc:
                 if exc.code == f"backend.{NAME}.timed_out":
                     _withdraw(config.url, config.api_key, self.settings, prompt_id)
                 raise
@@ -608,5 +608,5 @@ def _withdraw(url: str, api_key: str | None, settings: Settings, prompt_id: str)
             if any(isinstance(item, list) and prompt_id in item[:2] for item in running):
                 service.call("POST", "interrupt", "interrupting", json={"prompt_id": prompt_id})
             service.call("POST", "queue", "withdrawing", json={"delete": [prompt_id]})
-    except (InvalidInput, httpx.HTTPError):
+    except (GreenlightError, httpx.HTTPError):
         pass

@@ -889,8 +889,12 @@ def _declared(specs: list[str]) -> dict[str, Any]:
 
 
 def _run_if_queued(platform: Platform, detail: RequestDetail) -> None:
+    """Run queued work here, unless the tool's vendor delivers it (then it waits for them)."""
     if detail.request.state is RequestState.QUEUED:
-        detail = _run(platform, detail.request.id)
+        with platform.db.read() as conn:
+            runs_here = get_tool(conn, detail.request.tool_id).backend is not None
+        if runs_here:
+            detail = _run(platform, detail.request.id)
     _show_run(platform, detail)
 
 

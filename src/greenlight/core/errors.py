@@ -80,6 +80,13 @@ class Unauthenticated(GreenlightError):
     default_code = "auth.required"
 
 
+class Unavailable(GreenlightError):
+    """A service we depend on is down, overloaded, limiting us or too slow: try later."""
+
+    status = 503
+    default_code = "service.unavailable"
+
+
 class ProofError(GreenlightError):
     """A Merkle inclusion or consistency proof did not verify."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 
 from greenlight.accounts import Access
+from greenlight.backends.base import call_parameters, stored_parameters
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import CREATIVE_LEADS, Intent, Outcome, RequestState, Role, Verdict
 from greenlight.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -298,9 +299,11 @@ def _gather(
     parameters = dict(draft.parameters)
     if tool.backend is not None:
         backend = platform.backends(tool.backend)
-        parameters = backend.check(
-            [asset_store.backend_input(platform, a, part) for a, part in inputs], parameters
+        given, seed = call_parameters(tool.backend, backend.capabilities, parameters, draft.prompt)
+        checked = backend.check(
+            [asset_store.backend_input(platform, a, part) for a, part in inputs], given
         )
+        parameters = stored_parameters(checked, seed)
     now = utcnow()
     consents = load_consents(conn, registry, production.id, talent)
     document, _ = policy_document(

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from greenlight.accounts import Access
 from greenlight.backends import BackendInput, BackendResult
+from greenlight.backends.base import call_parameters
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState, Role
 from greenlight.core.errors import Conflict, Forbidden, GreenlightError
@@ -76,6 +77,7 @@ class Started:
     governance: Governance
     covered_talent: tuple[str, ...]
     actor: str
+    prompt: str = ""  # the request's; handed to backends that declare a prompt parameter
 
     @property
     def job_id(self) -> str:
@@ -248,6 +250,7 @@ def _start(
         governance=governance,
         covered_talent=tuple(sorted({c.talent_id for c in covered})),
         actor=actor,
+        prompt=request.prompt,
     )
 
 
@@ -275,12 +278,16 @@ def execute(
                 out_dir = work / "out"
                 out_dir.mkdir()
                 progress = queue.progress_writer(platform.db, started.lease, watch, settings)
+                backend = platform.backends(started.backend)
+                parameters, seed = call_parameters(
+                    started.backend, backend.capabilities, started.parameters, started.prompt
+                )
                 result = executor.run(
                     started.backend,
                     inputs,
-                    started.parameters,
+                    parameters,
                     out_dir,
-                    seed=None,
+                    seed=seed,
                     progress=progress,
                     watch=watch,
                 )
