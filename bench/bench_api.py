@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from greenlight.cli._serving import run_workers
+from greenlight.cli._serving import run_workers, settle_for_serving
 from greenlight.core.models import RequestDraft  # at module level: FastAPI reads the annotation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +60,7 @@ def governed_app() -> Any:
 
     settings = Settings.from_env({"GREENLIGHT_DATA_DIR": os.environ["BENCH_DATA_DIR"]})
     app = create_app(Platform.open(settings))
+    settle_for_serving()  # as `greenlight serve` does
     threads = int(os.environ.get("BENCH_THREADS", "0"))
     if threads:
         import anyio.to_thread
@@ -81,6 +82,7 @@ def bare_app() -> Any:
     def submit(draft: RequestDraft) -> dict[str, str]:
         return {"production_id": draft.production_id, "state": "requested"}
 
+    settle_for_serving()  # the same process tuning as the governed server
     return app
 
 

@@ -1,10 +1,12 @@
-"""The socket `greenlight serve --workers N` shares keeps Nagle off in every worker."""
+"""How `greenlight serve --workers N` listens: Nagle off, connections spread, the heap settled."""
 
 from __future__ import annotations
 
 import asyncio
 import pickle
 import socket
+import subprocess
+import sys
 from multiprocessing.reduction import ForkingPickler
 
 from greenlight.cli._serving import tcp_listener
@@ -38,20 +40,47 @@ def test_the_listener_says_tcp_so_accepted_connections_get_nodelay() -> None:
     assert _nodelay_of_accepted(listener) != 0
 
 
-def test_a_worker_inherits_a_listener_that_still_says_tcp() -> None:
-    # Workers get the socket the way multiprocessing hands it over: pickled with
-    # its family, type and protocol as the parent's object states them.
-    listener = tcp_listener("127.0.0.1", 0)
-    handed = pickle.loads(bytes(ForkingPickler.dumps(listener)))
-    assert handed.proto == socket.IPPROTO_TCP
-    assert _nodelay_of_accepted(handed) != 0
-
-
 def test_a_protocol_zero_listener_is_what_leaves_nagle_on() -> None:
-    # The failure this module exists for: a socket made without a protocol
+    # The failure tcp_listener exists for: a socket made without a protocol
     # (as uvicorn makes its own) hands its workers connections with Nagle on.
     plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     plain.bind(("127.0.0.1", 0))
     handed = pickle.loads(bytes(ForkingPickler.dumps(plain)))
     assert handed.proto == 0
     assert _nodelay_of_accepted(handed) == 0
+
+
+def test_workers_each_bind_the_port_and_the_kernel_spreads_connections() -> None:
+    first = tcp_listener("127.0.0.1", 0, reuse_port=True)
+    port = first.getsockname()[1]
+    second = tcp_listener("127.0.0.1", port, reuse_port=True)
+    accepted = {first: 0, second: 0}
+    for listener in accepted:
+        listener.listen(64)
+        listener.setblocking(False)
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
+    for listener in accepted:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except BlockingIOError:
+                break
+            conn.close()
+            accepted[listener] += 1
+    for client in clients:
+        client.close()
+    assert sum(accepted.values()) == 24
+    assert all(count > 0 for count in accepted.values())  # 2**-23 odds of a false failure
+
+
+def test_a_serving_process_freezes_its_start_up_heap_and_shortens_thread_turns() -> None:
+    probe = (
+        "import gc, sys\n"
+        "from greenlight.cli._serving import settle_for_serving, SWITCH_INTERVAL\n"
+        "settle_for_serving()\n"
+        "print(gc.get_freeze_count() > 1000, sys.getswitchinterval() == SWITCH_INTERVAL)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["True", "True"]

@@ -54,7 +54,7 @@ from greenlight.cli._opening import (
     reading_as,
     validated,
 )
-from greenlight.cli._serving import APP_FACTORY, run_workers
+from greenlight.cli._serving import APP_FACTORY, run_workers, settle_for_serving
 from greenlight.core.enums import (
     CREATIVE_LEADS,
     REVIEWERS,
@@ -261,6 +261,7 @@ def _serve(
         if hint:
             console.print(hint, highlight=False)
         if workers == 1:
+            settle_for_serving()
             uvicorn.run(app, host=host, port=port, log_level="warning")
         else:
             run_workers(APP_FACTORY, host, port, workers)
