@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from greenlight.core.settings import Settings
 from greenlight.store.db import Database
@@ -35,5 +35,33 @@ def test_domain_migration_downgrades_and_upgrades_cleanly(settings: Settings) ->
         assert "generation_requests" not in tables and "ledger_entries" in tables
         upgrade(db.engine)
         assert _drift(db) == []
+    finally:
+        db.close()
+
+
+def test_tools_on_the_old_inpaint_backend_name_move_to_inpaint_opencv(
+    settings: Settings,
+) -> None:
+    db = Database.open(settings)
+    try:
+        downgrade(db.engine, "0004_registry_generation")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO vendors (id, name, created_at) "
+                    "VALUES ('vendor_x', 'In-house', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO tools (id, vendor_id, name, version, hosting, backend, "
+                    "use_cases, created_at) VALUES ('tool_x', 'vendor_x', 'OpenCV inpaint', "
+                    "'4', 'studio', 'inpaint', '[]', CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade(db.engine)
+        with db.engine.connect() as conn:
+            backend = conn.execute(text("SELECT backend FROM tools WHERE id = 'tool_x'"))
+            assert backend.scalar_one() == "inpaint-opencv"
     finally:
         db.close()

@@ -28,6 +28,8 @@ _COLUMNS = (
 
 
 def upgrade() -> None:
+    # The OpenCV inpainting backend took its full name when PatchMatch joined it.
+    op.execute("UPDATE tools SET backend = 'inpaint-opencv' WHERE backend = 'inpaint'")
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(
             sa.Column("max_attempts", sa.Integer(), nullable=False, server_default=sa.text("3"))
@@ -63,6 +65,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("UPDATE tools SET backend = 'inpaint' WHERE backend = 'inpaint-opencv'")
     op.drop_table("queue_priorities")
     op.drop_index("ix_jobs_state_available", table_name="jobs")
     with op.batch_alter_table("jobs") as batch:
