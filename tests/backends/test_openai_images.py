@@ -445,15 +445,20 @@ def test_settings_come_from_the_environment_and_hide_the_key(tmp_path: Path) -> 
 
 
 def test_storyboard_frames_from_a_vendor_api_are_run_signed_and_put_up_for_review(
-    openai: FakeOpenAI, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     # The worker finds the service the way an installation configures it.
-    monkeypatch.setenv("GREENLIGHT_OPENAI_BASE_URL", openai.base_url)
-    monkeypatch.setenv("GREENLIGHT_OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("GREENLIGHT_OPENAI_RATE_CARD", '{"gpt-image-1": {"per_image": "0.04"}}')
-    monkeypatch.setenv("GREENLIGHT_HTTP_BACKOFF", "0.001")
+    settings = Settings.from_env(
+        {
+            "GREENLIGHT_DATA_DIR": str(tmp_path),
+            "GREENLIGHT_OPENAI_BASE_URL": openai.base_url,
+            "GREENLIGHT_OPENAI_API_KEY": KEY,
+            "GREENLIGHT_OPENAI_RATE_CARD": '{"gpt-image-1": {"per_image": "0.04"}}',
+            "GREENLIGHT_HTTP_BACKOFF": "0.001",
+        }
+    )
     openai.fail("generations", "rate_limited")  # the vendor is busy at first
-    platform = Platform.open(sqlite_settings)
+    platform = Platform.open(settings)
     try:
         world = build_world(platform)
         with platform.db.transaction() as conn:

@@ -20,11 +20,18 @@ from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
 from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
 from greenlight.backends.openai_images import OpenAIImagesBackend
 from greenlight.core.errors import NotFound
+from greenlight.core.settings import Settings
 
-_REGISTRY: dict[str, Callable[[], Backend]] = {
-    DiffusersBackend.name: DiffusersBackend,
-    OpenCVInpaintBackend.name: OpenCVInpaintBackend,
-    PatchMatchInpaintBackend.name: PatchMatchInpaintBackend,
+
+def _diffusers(settings: Settings | None) -> Backend:
+    return DiffusersBackend() if settings is None else DiffusersBackend.from_settings(settings)
+
+
+# name -> how to build it for an installation's settings (None: from the environment).
+_REGISTRY: dict[str, Callable[[Settings | None], Backend]] = {
+    DiffusersBackend.name: _diffusers,
+    OpenCVInpaintBackend.name: lambda settings: OpenCVInpaintBackend(),
+    PatchMatchInpaintBackend.name: lambda settings: PatchMatchInpaintBackend(),
     OpenAIImagesBackend.name: OpenAIImagesBackend,
     ComfyUIBackend.name: ComfyUIBackend,
 }
@@ -33,8 +40,11 @@ BACKENDS: tuple[str, ...] = tuple(sorted(_REGISTRY))
 """The names :func:`backend_for` knows."""
 
 
-def backend_for(name: str) -> Backend:
-    """The backend called ``name``; ``NotFound`` (``backend.unknown``) if there is none."""
+def backend_for(name: str, settings: Settings | None = None) -> Backend:
+    """The backend called ``name``, configured by ``settings`` (default: the environment).
+
+    ``NotFound`` (``backend.unknown``) if there is none.
+    """
     factory = _REGISTRY.get(name)
     if factory is None:
         raise NotFound(
@@ -43,7 +53,7 @@ def backend_for(name: str) -> Backend:
             backend=name,
             known=list(BACKENDS),
         )
-    return factory()
+    return factory(settings)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 from greenlight.backends import Backend, backend_for
 from greenlight.core.errors import NotFound
@@ -52,6 +52,8 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.commits = GroupCommit(self.db, self.ledger)
+        if self.backends is backend_for:  # configured by this installation, not the environment
+            self.backends = partial(backend_for, settings=self.settings)
 
     @classmethod
     def open(cls, settings: Settings, *, create_identity: bool = True) -> Platform:
