@@ -1,0 +1,319 @@
+"""Faces: find them, and turn each into a 128-number encoding that says whose it is.
+
+dlib does the work (the ``dlib-bin`` wheel): its HOG detector finds faces, the
+5-point landmark model lines each one up, and the ResNet model from
+``face-recognition-models`` turns the aligned face into a 128-d encoding. Two
+encodings of the same person lie close together (Euclidean distance); the
+model's authors tuned it so that 0.6 separates people on LFW. The model files
+are loaded by path from that package's folder, which is found without
+importing it (its ``__init__`` needs ``pkg_resources``, gone from setuptools 82).
+The 68-point landmark model it also ships is not used: its training data rules
+out commercial use.
+
+Video is scanned by sampled frames: one every ``every_seconds`` and the first
+frame of each new shot (a cheap frame-difference test on a small grey
+thumbnail). Detection runs on a copy scaled down to ``detect_width`` pixels;
+each face found is encoded from the full-resolution frame.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from greenlight.core.errors import InvalidInput, Unavailable
+
+MODEL = "dlib-resnet-v1/hog/5pt"
+# Distance at or under which two encodings are taken for the same person. dlib's
+# own figure is 0.6; tests/likeness/test_faces.py measures this value on real
+# photos (augmented positives, LFW negatives) and the note reports the rates.
+THRESHOLD = 0.55
+# How soft the distance -> confidence curve is around the threshold (0.5 there).
+_SOFTNESS = 0.04
+# HOG scores under this are mostly textures that look like faces (a glove, a patch
+# of fabric); real faces in our test photos score above 0.9.
+MIN_DETECTION_SCORE = 0.3
+DETECT_WIDTH = 640
+
+Encoding = npt.NDArray[np.float32]
+Image = npt.NDArray[np.uint8]  # H x W x 3, RGB
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face's place in the full-resolution image, in pixels."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+    def as_list(self) -> list[int]:
+        """``[left, top, width, height]``, as stored and shown."""
+        return [self.left, self.top, self.width, self.height]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face found in an image: where, how sure the detector was, and its encoding."""
+
+    box: Box
+    score: float
+    encoding: Encoding
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame taken from a video for scanning: its number, its time and its pixels."""
+
+    index: int
+    time: float
+    image: Image
+    shot_change: bool
+
+
+# --- models ----------------------------------------------------------------------
+
+
+def models_dir() -> Path:
+    """The folder of ``face-recognition-models``' model files, or Unavailable."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        folder = Path(location) / "models"
+        if (folder / "dlib_face_recognition_resnet_model_v1.dat").exists():
+            return folder
+    raise Unavailable(
+        "The face models are not installed; pip install face-recognition-models dlib-bin.",
+        code="likeness.face.models_missing",
+    )
+
+
+def available() -> bool:
+    """Whether dlib and the face models are installed here."""
+    try:
+        _models()
+    except Unavailable:
+        return False
+    return True
+
+
+@functools.cache
+def _models() -> tuple[Any, Any, Any]:
+    """(detector, 5-point predictor, ResNet encoder), loaded once per process."""
+    try:
+        import dlib
+    except ImportError:
+        raise Unavailable(
+            "dlib is not installed; pip install dlib-bin.", code="likeness.face.models_missing"
+        ) from None
+    folder = models_dir()
+    return (
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat")),
+        dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat")),
+    )
+
+
+# --- images ------------------------------------------------------------------------
+
+
+def read_image(data: bytes | Path) -> Image:
+    """An RGB image from PNG, JPEG, WebP or TIFF bytes (or a file), or InvalidInput."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps, UnidentifiedImageError
+
+    try:
+        source = io.BytesIO(data) if isinstance(data, bytes) else data
+        with PILImage.open(source) as opened:
+            # Phones store portraits sideways with an EXIF turn: faces must be upright.
+            upright = ImageOps.exif_transpose(opened)
+            return np.asarray(upright.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"The image cannot be read ({exc}); send a PNG, JPEG, WebP or TIFF file.",
+            code="likeness.image.unreadable",
+        ) from None
+
+
+def find_faces(
+    image: Image,
+    *,
+    upsample: int = 1,
+    detect_width: int | None = DETECT_WIDTH,
+    min_score: float = MIN_DETECTION_SCORE,
+) -> list[Face]:
+    """Every face in ``image`` (RGB) with its box, detector score and encoding.
+
+    Detection runs on a copy at most ``detect_width`` wide (``None``: full
+    size), ``upsample`` times enlarged (each doubling finds faces half as big,
+    at four times the cost); encodings always come from the full image.
+    """
+    detector, predictor, encoder = _models()
+    import dlib
+
+    height, width = image.shape[:2]
+    scale = 1.0
+    small = image
+    if detect_width is not None and width > detect_width:
+        scale = width / detect_width
+        small = np.asarray(
+            cv2.resize(image, (detect_width, round(height / scale)), interpolation=cv2.INTER_AREA),
+            dtype=np.uint8,
+        )
+    rects, scores, _ = detector.run(np.ascontiguousarray(small), upsample, 0.0)
+    faces = []
+    for rect, score in zip(rects, scores, strict=True):
+        if score < min_score:
+            continue
+        left = max(0, round(rect.left() * scale))
+        top = max(0, round(rect.top() * scale))
+        right = min(width - 1, round(rect.right() * scale))
+        bottom = min(height - 1, round(rect.bottom() * scale))
+        if right <= left or bottom <= top:
+            continue
+        full = dlib.rectangle(left, top, right, bottom)
+        encoding = _encode(image, full, predictor, encoder)
+        box = Box(left, top, right - left + 1, bottom - top + 1)
+        faces.append(Face(box=box, score=float(score), encoding=encoding))
+    return faces
+
+
+def encode_face(image: Image, box: Box) -> Encoding:
+    """The encoding of the face known to fill ``box`` (no detection: for face crops)."""
+    import dlib
+
+    _, predictor, encoder = _models()
+    rect = dlib.rectangle(box.left, box.top, box.left + box.width - 1, box.top + box.height - 1)
+    return _encode(image, rect, predictor, encoder)
+
+
+def _encode(image: Image, rect: Any, predictor: Any, encoder: Any) -> Encoding:
+    shape = predictor(image, rect)
+    return np.asarray(encoder.compute_face_descriptor(image, shape), dtype=np.float32)
+
+
+def encode_reference(image: Image) -> list[Encoding]:
+    """The encodings a reference photo gives: its one face, and the face mirrored.
+
+    The mirror counts as a second view (a face seen from the other side), which
+    helps with outputs that flip a plate. A photo with no face, or with more
+    than one (whose would it be?), is refused with InvalidInput
+    ``likeness.face.none`` / ``likeness.face.several``.
+    """
+    faces = find_faces(image, upsample=1, detect_width=1600)
+    if not faces:
+        raise InvalidInput(
+            "No face was found in the reference photo; send a photo where the performer's "
+            "face is clearly visible, at least about 80 pixels across.",
+            code="likeness.face.none",
+        )
+    if len(faces) > 1:
+        raise InvalidInput(
+            f"The reference photo shows {len(faces)} faces; send one with the performer "
+            "alone, so the template is theirs and no one else's.",
+            code="likeness.face.several",
+            faces=[f.box.as_list() for f in faces],
+        )
+    (face,) = faces
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    width = image.shape[1]
+    box = face.box
+    flipped = Box(width - box.left - box.width, box.top, box.width, box.height)
+    return [face.encoding, encode_face(mirrored, flipped)]
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+def distances(encoding: Encoding, gallery: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Euclidean distance from ``encoding`` to each row of ``gallery`` (N x 128)."""
+    if len(gallery) == 0:
+        return np.zeros(0, dtype=np.float32)
+    return np.asarray(np.linalg.norm(gallery - encoding, axis=1), dtype=np.float32)
+
+
+def confidence(distance: float) -> float:
+    """How sure a match is, 0..1: 0.5 at :data:`THRESHOLD`, near 1 for the same photo."""
+    return 1.0 / (1.0 + math.exp((distance - THRESHOLD) / _SOFTNESS))
+
+
+# --- video ---------------------------------------------------------------------------
+
+# Mean absolute difference (0..255) between consecutive grey thumbnails above which
+# a new shot starts; a cut between two shots gives 30 and more, a pan under 10.
+SHOT_CHANGE = 24.0
+_THUMB = (48, 27)
+
+
+def sample_frames(
+    path: Path, *, every_seconds: float = 1.0, shot_changes: bool = True
+) -> Iterator[Frame]:
+    """The frames of a video to scan: one every ``every_seconds`` and the first of
+    each new shot, in order, with their numbers and times (seconds).
+
+    Every frame is decoded (a cut can fall anywhere), but only the grey
+    thumbnail of most is looked at; only sampled frames are converted to RGB.
+    """
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise InvalidInput(
+            f"The video cannot be read ({exc}).", code="likeness.video.unreadable"
+        ) from None
+    with container:
+        if not container.streams.video:
+            raise InvalidInput("The file has no video stream.", code="likeness.video.unreadable")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or stream.guessed_rate or 24)
+        base = stream.time_base
+        next_due = 0.0
+        previous: npt.NDArray[np.int16] | None = None
+        for index, frame in enumerate(container.decode(stream)):
+            time = float(frame.pts * base) if frame.pts is not None and base else index / rate
+            changed = False
+            if shot_changes:
+                thumb = frame.reformat(width=_THUMB[0], height=_THUMB[1], format="gray")
+                grey = thumb.to_ndarray().astype(np.int16)
+                if previous is not None:
+                    changed = float(np.abs(grey - previous).mean()) > SHOT_CHANGE
+                previous = grey
+            if time + 1e-6 >= next_due or changed:
+                next_due = time + every_seconds
+                rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                yield Frame(index, time, rgb, changed)
+
+
+def draw_box(image: Image, box: Box, label: str) -> bytes:
+    """``image`` as PNG with ``box`` drawn and labelled: the evidence legal looks at."""
+    marked = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    thickness = max(2, image.shape[1] // 400)
+    corner = (box.left, box.top)
+    cv2.rectangle(
+        marked, corner, (box.left + box.width, box.top + box.height), (0, 0, 255), thickness
+    )
+    cv2.putText(
+        marked,
+        label,
+        (box.left, max(12, box.top - 6)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        max(0.4, image.shape[1] / 1600),
+        (0, 0, 255),
+        max(1, thickness // 2),
+    )
+    ok, png = cv2.imencode(".png", marked)
+    assert ok  # encoding an 8-bit BGR image to PNG does not fail
+    return png.tobytes()
