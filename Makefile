@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # model packages still import.
 TORCH := torch==2.13.0
 # Debian packages the platform and its tests use.
-APT_PACKAGES := postgresql
+APT_PACKAGES := postgresql espeak-ng
 
 .PHONY: demo test test-fast lint bench system-deps clean
 
