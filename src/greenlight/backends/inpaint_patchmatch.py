@@ -117,10 +117,11 @@ class PatchMatchInpaintBackend:
         effective = self.check(inputs, parameters)
         if seed is None:
             seed = secrets.randbelow(MAX_SEED + 1)
-        elif not 0 <= seed <= MAX_SEED:
-            raise bad_parameter(self.name, f"The seed must be from 0 to {MAX_SEED}, not {seed}.")
+        elif seed < 0:
+            raise bad_parameter(self.name, f"The seed must be a whole number from 0, not {seed}.")
         cleanup = plan_cleanup(self.name, inputs, effective.get("regions"))
-        patch_size, chosen = effective["patch_size"], seed
+        # The engine's seeds run to 2**63-1; the generator takes 32 bits of them.
+        patch_size, chosen = effective["patch_size"], seed % (MAX_SEED + 1)
 
         def fill(colour: Pixels, matte: Matte) -> Pixels:
             return fill_with_patches(colour, matte, patch_size, chosen)

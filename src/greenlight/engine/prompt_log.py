@@ -188,27 +188,36 @@ def record_start(
     if negative_prompt is None:
         given = request.parameters.get(NEGATIVE_PROMPT)
         negative_prompt = given if isinstance(given, str) and given else None
-    key = prompt_key(platform.settings.keys_dir)
     conn.execute(
         insert(prompt_logs).values(
             run_id=run_id,
             tool_id=tool.id,
-            key_id=key.key_id,
-            prompt_sealed=key.seal(text, run_id=run_id, field="prompt"),
-            prompt_sha256=prompt_digest(text),
-            negative_prompt_sealed=(
-                None
-                if negative_prompt is None
-                else key.seal(negative_prompt, run_id=run_id, field="negative_prompt")
-            ),
-            negative_prompt_sha256=(
-                None if negative_prompt is None else prompt_digest(negative_prompt)
-            ),
+            **_sealed(platform, run_id, text, negative_prompt),
             inputs=[{"sha256": asset.sha256, "part": part} for asset, part in inputs],
             queued_at=_queued_at(conn, job_id),
             delivered_by=delivered_by,
         )
     )
+
+
+def _sealed(
+    platform: Platform, run_id: str, prompt: str, negative_prompt: str | None
+) -> dict[str, Any]:
+    """The prompt log's columns for a run's prompt and negative prompt: sealed, and hashed."""
+    key = prompt_key(platform.settings.keys_dir)
+    return {
+        "key_id": key.key_id,
+        "prompt_sealed": key.seal(prompt, run_id=run_id, field="prompt"),
+        "prompt_sha256": prompt_digest(prompt),
+        "negative_prompt_sealed": (
+            None
+            if negative_prompt is None
+            else key.seal(negative_prompt, run_id=run_id, field="negative_prompt")
+        ),
+        "negative_prompt_sha256": (
+            None if negative_prompt is None else prompt_digest(negative_prompt)
+        ),
+    }
 
 
 def _queued_at(conn: Connection, job_id: str) -> datetime | None:
@@ -237,24 +246,10 @@ def record_delivery(
 ) -> None:
     """Make a just-started run's log a vendor's: the prompt it ran, who uploaded it,
     and when the vendor's own run started (in the transaction that started it)."""
-    key = prompt_key(platform.settings.keys_dir)
     conn.execute(
         update(prompt_logs)
         .where(prompt_logs.c.run_id == run_id)
-        .values(
-            key_id=key.key_id,
-            prompt_sealed=key.seal(prompt, run_id=run_id, field="prompt"),
-            prompt_sha256=prompt_digest(prompt),
-            negative_prompt_sealed=(
-                None
-                if negative_prompt is None
-                else key.seal(negative_prompt, run_id=run_id, field="negative_prompt")
-            ),
-            negative_prompt_sha256=(
-                None if negative_prompt is None else prompt_digest(negative_prompt)
-            ),
-            delivered_by=delivered_by,
-        )
+        .values(**_sealed(platform, run_id, prompt, negative_prompt), delivered_by=delivered_by)
     )
     conn.execute(update(runs).where(runs.c.id == run_id).values(started_at=started_at))
 
