@@ -113,6 +113,35 @@ class World:
         with self.platform.db.read() as conn:
             return load_access(conn, self.people[who])
 
+    def add_tool(
+        self,
+        name: str,
+        *,
+        hosting: str,
+        use_cases: list[str],
+        backend: str | None = None,
+        version: str = "1",
+        vendor_id: str | None = None,
+    ) -> Tool:
+        """Register a tool (the vendor's unless ``vendor_id`` says otherwise), allow-listed
+        on the production by the producer. No ``backend``: its vendor delivers the work."""
+        with self.platform.db.transaction() as conn:
+            tool = create_tool(
+                conn,
+                vendor_id or self.vendor_tool.vendor_id,
+                ToolDraft.model_validate(
+                    {
+                        "name": name,
+                        "version": version,
+                        "hosting": hosting,
+                        "backend": backend,
+                        "use_cases": use_cases,
+                    }
+                ),
+            )
+            allow_tool(conn, self.production.id, tool.id, by=self.people["producer"].id)
+        return tool
+
     def upload_plate(self, who: str = "artist", data: bytes | None = None) -> Asset:
         """Upload a plate as ``who``."""
         asset, _ = assets.upload(

@@ -27,11 +27,10 @@ from greenlight.backends import BACKENDS, BackendInput, BackendResult, backend_f
 from greenlight.backends.diffusers_images import DiffusersBackend
 from greenlight.core.enums import RequestState
 from greenlight.core.errors import GreenlightError, InvalidInput
-from greenlight.core.models import InputRef, ToolDraft
+from greenlight.core.models import InputRef
 from greenlight.core.settings import LocalModels, Settings
 from greenlight.engine import assets, requests, runs
 from greenlight.engine.platform import Platform
-from greenlight.rights import allow_tool, create_tool
 from tests.expect import refused
 from tests.world import build_world
 
@@ -470,19 +469,13 @@ def platform(sqlite_settings: Settings, models_dir: Path) -> Iterator[Platform]:
 
 def test_a_style_frame_request_is_generated_signed_and_logged(platform: Platform) -> None:
     world = build_world(platform)
-    with platform.db.transaction() as conn:
-        tool = create_tool(
-            conn,
-            world.studio_tool.vendor_id,
-            ToolDraft(
-                name="Studio diffusion",
-                version="1",
-                hosting="studio",
-                backend="diffusers",
-                use_cases=["style_frames"],
-            ),
-        )
-        allow_tool(conn, world.production.id, tool.id, by=world.people["producer"].id)
+    tool = world.add_tool(
+        "Studio diffusion",
+        hosting="studio",
+        backend="diffusers",
+        use_cases=["style_frames"],
+        vendor_id=world.studio_tool.vendor_id,
+    )
     source = png(platform.settings.data_dir / "frame.png")
     frame, _ = assets.upload(
         platform,

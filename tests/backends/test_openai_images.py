@@ -18,11 +18,10 @@ from PIL import Image
 from greenlight.backends import BackendInput, BackendResult, backend_for
 from greenlight.backends.openai_images import OpenAIImagesBackend
 from greenlight.core.enums import RequestState
-from greenlight.core.models import RequestDraft, ToolDraft
+from greenlight.core.models import RequestDraft
 from greenlight.core.settings import HttpPolicy, OpenAIImagesSettings, Settings
 from greenlight.engine import assets, requests, runs
 from greenlight.engine.platform import Platform
-from greenlight.rights import allow_tool, create_tool
 from tests.backends.servers import FakeOpenAI, Upload, png
 from tests.expect import refused_as
 from tests.world import build_world
@@ -461,19 +460,13 @@ def test_storyboard_frames_from_a_vendor_api_are_run_signed_and_put_up_for_revie
     platform = Platform.open(settings)
     try:
         world = build_world(platform)
-        with platform.db.transaction() as conn:
-            frames = create_tool(
-                conn,
-                world.vendor_tool.vendor_id,
-                ToolDraft(
-                    name="Lumen Frames",
-                    version="2025-06",
-                    hosting="vendor_enclosed",
-                    backend="openai-images",
-                    use_cases=["previs"],
-                ),
-            )
-            allow_tool(conn, world.production.id, frames.id, by=world.people["producer"].id)
+        frames = world.add_tool(
+            "Lumen Frames",
+            version="2025-06",
+            hosting="vendor_enclosed",
+            backend="openai-images",
+            use_cases=["previs"],
+        )
         prompt = "storyboard: the lighthouse keeper climbs the stairs, low angle"
         draft = RequestDraft.model_validate(
             {

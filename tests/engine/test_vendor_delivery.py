@@ -18,14 +18,12 @@ from sqlalchemy import func, select
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState, Verdict
 from greenlight.core.errors import GreenlightError
-from greenlight.core.models import ToolDraft
 from greenlight.core.settings import Settings
 from greenlight.engine import assets, requests
 from greenlight.engine.platform import Platform
 from greenlight.engine.prompt_log import request_prompt_log
 from greenlight.engine.vendor_delivery import DeliveredFile, VendorLog, deliver, parse_log
 from greenlight.provenance import prompt_digest
-from greenlight.rights import allow_tool, create_tool
 from greenlight.store.schema import ledger_entries, prompt_logs, runs
 from tests.expect import refused
 from tests.world import World, build_world, plate_png
@@ -83,18 +81,9 @@ def _file(name: str = "clean_plate.png", data: bytes | None = None, kind: str = 
 def delivery(settings: Settings) -> Iterator[Delivery]:
     platform = Platform.open(settings)
     world = build_world(platform)
-    with platform.db.transaction() as conn:
-        tool = create_tool(
-            conn,
-            world.vendor_tool.vendor_id,
-            ToolDraft(
-                name="Lumen Roto Service",
-                version="2026.1",
-                hosting="vendor_enclosed",
-                use_cases=["vfx_cleanup"],
-            ),
-        )
-        allow_tool(conn, world.production.id, tool.id, by=world.people["producer"].id)
+    tool = world.add_tool(
+        "Lumen Roto Service", version="2026.1", hosting="vendor_enclosed", use_cases=["vfx_cleanup"]
+    )
     plate = world.upload_plate()
     submitted = requests.submit(
         platform,
