@@ -37,6 +37,8 @@ PREFIXES = {
     "disclosure": "dis",
     "reference": "ref",
     "allowance": "alw",
+    "template": "tpl",  # a performer's sealed face or voice template
+    "likeness_finding": "lkf",  # a performer found by the likeness scan
 }
 
 

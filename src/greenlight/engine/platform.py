@@ -18,7 +18,7 @@ from greenlight.core.errors import NotFound
 from greenlight.core.settings import Settings
 from greenlight.engine.commits import GroupCommit
 from greenlight.ledger import Ledger
-from greenlight.likeness import LikenessScanner, NoScan
+from greenlight.likeness import LikenessScanner, NoScan, default_scanner
 from greenlight.policy import CedarPolicy, PolicyEngine
 from greenlight.provenance import SigningIdentity, init_identity
 from greenlight.store import BlobStore, Database
@@ -65,11 +65,14 @@ class Platform:
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database.open(settings)
+        blobs = BlobStore(settings.data_dir / "blobs")
         platform = cls(
             settings=settings,
             db=db,
             ledger=Ledger.open(settings, db),
-            blobs=BlobStore(settings.data_dir / "blobs"),
+            blobs=blobs,
+            # Enrolled performers' faces and voices, when the face models are installed.
+            scanner=default_scanner(db, blobs, settings.keys_dir),
         )
         if create_identity:
             platform.ensure_identity()

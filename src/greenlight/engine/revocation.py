@@ -45,6 +45,7 @@ from greenlight.engine.lifecycle import Step, advance, record_event
 from greenlight.engine.platform import Platform
 from greenlight.engine.requests import set_job_state
 from greenlight.ledger import Event
+from greenlight.likeness import forget_kept_under
 from greenlight.rights import (
     affected_by_revocation,
     get_consent,
@@ -149,6 +150,9 @@ def revoke(
         _require_rights(access, consent)
         revoked = revoke_consent(conn, consent_id, reason=reason, by=actor)
         assert revoked.revocation_reason is not None  # revoke_consent always keeps one
+        # Face and voice templates kept under this consent are biometric data it no
+        # longer allows the studio to hold.
+        forget_kept_under(conn, consent_id)
         entry = platform.ledger.append(
             conn,
             Event(

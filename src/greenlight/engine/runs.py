@@ -44,7 +44,7 @@ from greenlight.engine.lifecycle import Step, advance
 from greenlight.engine.platform import Platform
 from greenlight.engine.queue import Heartbeat, Lease, LeaseLost, QueueSettings, Stopped
 from greenlight.engine.requests import load_detail, load_request
-from greenlight.likeness import ScanResult
+from greenlight.likeness import ScanContext, ScanResult, record_findings
 from greenlight.provenance import (
     CredentialFacts,
     Governance,
@@ -78,6 +78,8 @@ class Started:
     covered_talent: tuple[str, ...]
     actor: str
     prompt: str = ""  # the request's; handed to backends that declare a prompt parameter
+    declared_talent: tuple[str, ...] = ()  # every performer the request named
+    medium: str | None = None  # the request's declared medium
 
     @property
     def job_id(self) -> str:
@@ -251,6 +253,8 @@ def _start(
         covered_talent=tuple(sorted({c.talent_id for c in covered})),
         actor=actor,
         prompt=request.prompt,
+        declared_talent=tuple(sorted(request.talent_ids)),
+        medium=request.disclosure.medium,
     )
 
 
@@ -368,7 +372,15 @@ def finish_run(
                 put.append(manifest)
             parent_ids = [started.inputs[p][0].id for p in output.parents]
             stored.append((signed.path, output, blob, manifest, parent_ids))
-        scan = platform.scanner.scan([s[0] for s in stored], started.covered_talent)
+        context = ScanContext(
+            production_id=started.governance.production,
+            covered_talent=started.covered_talent,
+            declared_talent=started.declared_talent,
+            use_case=started.governance.use_case,
+            medium=started.medium,
+        )
+        scan = platform.scanner.scan([s[0] for s in stored], context)
+        put.extend(scan.evidence)  # evidence frames go too if the run is not kept
         with platform.db.transaction() as conn:
             queue.require_lease(conn, started.lease)
             request = load_request(conn, request_id)
@@ -415,6 +427,7 @@ def finish_run(
                     ],
                 },
             )
+            record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
             revoked = _revoked_since(conn, started.governance.consent_ids)
             if revoked:
                 # A consent it ran under was revoked while it ran: hold the outputs for legal.
@@ -454,7 +467,17 @@ def _scanned(conn: Any, platform: Platform, request_id: str, scan: ScanResult, a
         payload={
             "scanner": scan.scanner,
             "matches": [
-                {"talent": m.talent_id, "output": m.output, "score": m.score, "covered": m.covered}
+                {
+                    "talent": m.talent_id,
+                    "output": m.output,
+                    "score": m.score,
+                    "covered": m.covered,
+                    "modality": m.modality,
+                    "frame": m.frame,
+                    "time": m.time,
+                    "box": list(m.box) if m.box else None,
+                    "evidence": m.evidence,
+                }
                 for m in scan.matches
             ],
         },

@@ -1,21 +1,75 @@
-"""The scanner interface and the scanner that finds nothing."""
+"""The likeness scan: which registered performers appear in a run's outputs.
+
+The lifecycle calls a :class:`LikenessScanner` on every output before anyone
+sees it (``engine/runs.py``), with a :class:`ScanContext` saying whose work it
+is and which performers the request declared and holds consent for. A match
+is *covered* when the request declared the performer and a consent covers
+them for this production, use and medium (the engine works that out when the
+run starts); any other match quarantines the output for legal.
+
+:class:`EnrolledTalentScanner` compares faces in images and in sampled video
+frames (``likeness/faces.py``) and voices in audio (``likeness/voice.py``)
+with the enrolled templates (``likeness/templates.py``) of the production's
+performers, or of the whole studio. :class:`NoScan` finds nothing; the
+platform uses it only where the face models are not installed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
+
+import numpy as np
+
+from greenlight.likeness import faces
+from greenlight.likeness.templates import Gallery, production_talent, scanner_gallery
+from greenlight.store import BlobStore, Database
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".m4v"})
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".flac", ".ogg", ".aac", ".opus"})
+Scope = Literal["production", "studio"]
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """Whose outputs are scanned, and for which performers the request is cleared.
+
+    ``covered_talent``: declared on the request and covered by a consent for this
+    production, use and medium; ``declared_talent``: every performer the request
+    named (covered or not).
+    """
+
+    production_id: str
+    covered_talent: tuple[str, ...] = ()
+    declared_talent: tuple[str, ...] = ()
+    use_case: str | None = None
+    medium: str | None = None
 
 
 @dataclass(frozen=True)
 class Match:
-    """A registered performer found in output ``output`` with ``score`` (0..1)."""
+    """A registered performer found in output ``output`` with confidence ``score`` (0..1).
+
+    Faces carry the frame (0 for a still), its time in seconds and the box
+    ``(left, top, width, height)``; voices the time span. ``evidence`` is the
+    SHA-256 of the evidence frame (box drawn) in the blob store.
+    """
 
     talent_id: str
     output: int
     score: float
     covered: bool  # whether the request's consents cover this performer
+    modality: str = "face"
+    model: str = ""
+    frame: int | None = None
+    time: float | None = None
+    end: float | None = None
+    box: tuple[int, int, int, int] | None = None
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +84,11 @@ class ScanResult:
         """Matches that no consent on the request covers: these quarantine the output."""
         return tuple(m for m in self.matches if not m.covered)
 
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """The blobs the scan stored (evidence frames), to delete if the run is not kept."""
+        return tuple(dict.fromkeys(m.evidence for m in self.matches if m.evidence))
+
 
 class LikenessScanner(Protocol):
     """Looks for registered performers in outputs."""
@@ -39,19 +98,231 @@ class LikenessScanner(Protocol):
         """Which scanner (and version) produced a result."""
         ...
 
-    def scan(self, outputs: Sequence[Path], covered_talent: Collection[str]) -> ScanResult:
-        """Scan ``outputs``; ``covered_talent`` are performers the request has consent for."""
+    def scan(self, outputs: Sequence[Path], context: ScanContext) -> ScanResult:
+        """Scan ``outputs`` of a run of ``context.production_id``."""
         ...
 
 
 class NoScan:
-    """No registered likenesses to look for yet: every output comes back clear."""
+    """No registered likenesses to look for: every output comes back clear."""
 
     @property
     def name(self) -> str:
         """Recorded on the ledger so nobody mistakes 'not scanned' for 'scanned clean'."""
         return "none"
 
-    def scan(self, outputs: Sequence[Path], covered_talent: Collection[str]) -> ScanResult:
+    def scan(self, outputs: Sequence[Path], context: ScanContext) -> ScanResult:
         """Find nothing."""
         return ScanResult(scanner=self.name)
+
+
+# --- finding performers in one file ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One sighting: a face in one frame, or a voice in one window."""
+
+    talent_id: str
+    modality: str
+    distance: float  # faces: Euclidean distance; voices: 1 - similarity
+    confidence: float
+    frame: int | None = None
+    time: float | None = None
+    end: float | None = None
+    box: faces.Box | None = None
+    image: faces.Image | None = field(default=None, repr=False, compare=False)
+
+
+def media_kind(path: Path) -> str:
+    """``image``, ``video``, ``audio`` or ``other``, by the file's extension."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    return "other"
+
+
+def face_hits(
+    path: Path,
+    gallery: Gallery,
+    *,
+    every_seconds: float = 1.0,
+    detect_width: int | None = faces.DETECT_WIDTH,
+    upsample: int = 1,
+) -> Iterator[Hit]:
+    """Every face in an image or in a video's sampled frames that matches someone in
+    ``gallery`` (distance at most :data:`faces.THRESHOLD`), frame by frame."""
+    if len(gallery) == 0:
+        return
+    kind = media_kind(path)
+    if kind == "image":
+        frames: Iterator[faces.Frame] = iter(
+            [faces.Frame(0, 0.0, faces.read_image(path), shot_change=False)]
+        )
+    elif kind == "video":
+        frames = faces.sample_frames(path, every_seconds=every_seconds)
+    else:
+        return
+    owners = np.asarray(gallery.talent_ids)
+    for frame in frames:
+        for face in faces.find_faces(frame.image, upsample=upsample, detect_width=detect_width):
+            found = faces.distances(face.encoding, gallery.vectors)
+            # The nearest vector of each performer decides for them.
+            for talent_id in dict.fromkeys(gallery.talent_ids):
+                nearest = float(found[owners == talent_id].min())
+                if nearest <= faces.THRESHOLD:
+                    yield Hit(
+                        talent_id=talent_id,
+                        modality="face",
+                        distance=nearest,
+                        confidence=faces.confidence(nearest),
+                        frame=frame.index,
+                        time=frame.time,
+                        box=face.box,
+                        image=frame.image,
+                    )
+
+
+def voice_hits(path: Path, gallery: Gallery) -> Iterator[Hit]:
+    """Every window of speech in an audio file whose voice matches someone in ``gallery``."""
+    if len(gallery) == 0:
+        return
+    from greenlight.likeness import voice
+
+    owners = np.asarray(gallery.talent_ids)
+    for start, end, embedding in voice.voice_windows(path):
+        similarities = gallery.vectors @ np.asarray(embedding, dtype=np.float32)
+        for talent_id in dict.fromkeys(gallery.talent_ids):
+            best = float(similarities[owners == talent_id].max())
+            if best >= voice.THRESHOLD:
+                yield Hit(
+                    talent_id=talent_id,
+                    modality="voice",
+                    distance=1.0 - best,
+                    confidence=_voice_confidence(best, voice.THRESHOLD),
+                    time=start,
+                    end=end,
+                )
+
+
+def _voice_confidence(similarity: float, threshold: float) -> float:
+    """0.5 at the threshold, like faces; near 1 for the enrolled sample itself."""
+    return 1.0 / (1.0 + math.exp(-(similarity - threshold) / 0.03))
+
+
+# --- the scanner the lifecycle calls -------------------------------------------------------
+
+
+class EnrolledTalentScanner:
+    """Compares outputs with the enrolled templates of the production's performers
+    (``scope="studio"``: of every enrolled performer).
+
+    Stores an evidence frame (PNG, box drawn) for each performer found in each
+    output, in the blob store; the engine deletes them if the run is not kept.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        keys_dir: Path,
+        *,
+        scope: Scope = "production",
+        every_seconds: float = 1.0,
+        detect_width: int | None = faces.DETECT_WIDTH,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.keys_dir = keys_dir
+        self.scope = scope
+        self.every_seconds = every_seconds
+        self.detect_width = detect_width
+
+    @property
+    def name(self) -> str:
+        """The face model and threshold (and the voice model's, once voices are scanned)."""
+        return f"faces:{faces.MODEL}@{faces.THRESHOLD:g};scope={self.scope}"
+
+    def galleries(self, context: ScanContext, *, voices: bool) -> tuple[Gallery, Gallery | None]:
+        """The face gallery (and voice gallery when ``voices``) this context scans for."""
+        with self.db.read() as conn:
+            talent: Collection[str] | None = None
+            if self.scope == "production":
+                talent = production_talent(conn, context.production_id) | set(
+                    context.declared_talent
+                )
+            face_gallery = scanner_gallery(conn, self.keys_dir, "face", faces.MODEL, talent)
+            voice_gallery = None
+            if voices:
+                from greenlight.likeness import voice
+
+                voice_gallery = scanner_gallery(conn, self.keys_dir, "voice", voice.MODEL, talent)
+        return face_gallery, voice_gallery
+
+    def scan(self, outputs: Sequence[Path], context: ScanContext) -> ScanResult:
+        """Scan each output; one match per performer per output (their best sighting)."""
+        kinds = [media_kind(p) for p in outputs]
+        face_gallery, voice_gallery = self.galleries(context, voices="audio" in kinds)
+        name = self.name
+        if voice_gallery is not None and len(voice_gallery):
+            name += f";voices:{voice_gallery.model}"
+        if not len(face_gallery) and not (voice_gallery and len(voice_gallery)):
+            return ScanResult(scanner=name)  # nobody enrolled: nothing to look at
+        covered = set(context.covered_talent)
+        matches: list[Match] = []
+        for number, (path, kind) in enumerate(zip(outputs, kinds, strict=True)):
+            best: dict[str, Hit] = {}
+            hits: Iterator[Hit]
+            if kind == "audio" and voice_gallery is not None:
+                hits = voice_hits(path, voice_gallery)
+            else:
+                hits = face_hits(
+                    path,
+                    face_gallery,
+                    every_seconds=self.every_seconds,
+                    detect_width=self.detect_width,
+                )
+            for hit in hits:
+                if hit.talent_id not in best or hit.confidence > best[hit.talent_id].confidence:
+                    best[hit.talent_id] = hit
+            for talent_id, hit in sorted(best.items()):
+                model = face_gallery.model
+                if hit.modality == "voice" and voice_gallery is not None:
+                    model = voice_gallery.model
+                box = hit.box
+                matches.append(
+                    Match(
+                        talent_id=talent_id,
+                        output=number,
+                        score=round(hit.confidence, 4),
+                        covered=talent_id in covered,
+                        modality=hit.modality,
+                        model=model,
+                        frame=hit.frame,
+                        time=None if hit.time is None else round(hit.time, 3),
+                        end=None if hit.end is None else round(hit.end, 3),
+                        box=(box.left, box.top, box.width, box.height) if box else None,
+                        evidence=self._evidence(hit),
+                    )
+                )
+        return ScanResult(scanner=name, matches=tuple(matches))
+
+    def _evidence(self, hit: Hit) -> str | None:
+        if hit.image is None or hit.box is None:
+            return None
+        label = f"{hit.talent_id} {hit.confidence:.2f}"
+        png = faces.draw_box(hit.image, hit.box, label)
+        return self.blobs.put_bytes(png, media_type="image/png").sha256
+
+
+def default_scanner(
+    db: Database, blobs: BlobStore, keys_dir: Path, *, scope: Scope = "production"
+) -> LikenessScanner:
+    """The enrolled-talent scanner when the face models are installed, else NoScan."""
+    if not faces.available():
+        return NoScan()
+    return EnrolledTalentScanner(db, blobs, keys_dir, scope=scope)

@@ -678,3 +678,58 @@ registry_state = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", BigInteger, nullable=False),
 )
+
+# --- likeness (migration 0007) --------------------------------------------------
+
+# Face and voice templates (biometric data) made from a performer's references:
+# the vectors are sealed with AES-GCM under keys/likeness.key (never in the
+# database in the clear), read only by the scanner and by legal, never exported.
+# They go with their reference or performer (ON DELETE CASCADE) and, when
+# ``kept_under`` names the consent that lets the studio keep them, with that
+# consent's revocation (engine/revocation.py).
+likeness_templates = Table(
+    "likeness_templates",
+    metadata,
+    _id(),
+    Column("talent_id", Id, ForeignKey("talent.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "reference_id",
+        Id,
+        ForeignKey("talent_references.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("modality", String(8), nullable=False),  # face | voice
+    Column("model", String(100), nullable=False),  # which encoder made the vectors
+    Column("vectors", Integer, nullable=False),  # how many vectors the sealed value holds
+    Column("key_id", String(16), nullable=False),  # which likeness key sealed them
+    Column("sealed", LargeBinary, nullable=False),
+    Column("kept_under", Id, ForeignKey("consents.id", ondelete="CASCADE"), nullable=True),
+    _ref("created_by", "people.id"),
+    _created(),
+    UniqueConstraint("reference_id", "model", name="uq_likeness_templates_reference_id"),
+    Index("ix_likeness_templates_talent", "talent_id"),
+)
+
+# What the scan of a run's outputs found: a registered performer's face (with the
+# frame, time and box) or voice (with the time span), how sure, whether the
+# request's consents covered it, and the evidence frame with the box drawn (a blob).
+likeness_findings = Table(
+    "likeness_findings",
+    metadata,
+    _id(),
+    _ref("request_id", "generation_requests.id"),
+    _ref("run_id", "runs.id"),
+    _ref("asset_id", "assets.id"),
+    Column("talent_id", Id, nullable=False),  # kept when the performer is removed
+    Column("modality", String(8), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("covered", Boolean, nullable=False),
+    Column("frame", Integer, nullable=True),
+    Column("time_s", Float, nullable=True),
+    Column("end_s", Float, nullable=True),
+    Column("box", Json, nullable=True),  # [left, top, width, height] in pixels
+    Column("evidence_sha256", String(64), nullable=True),
+    _created(),
+    Index("ix_likeness_findings_request", "request_id"),
+)

@@ -1,0 +1,115 @@
+"""Finding and recognising faces on real photos, and in video frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from greenlight.core.errors import InvalidInput
+from greenlight.likeness import faces
+from greenlight.likeness.scan import face_hits
+from greenlight.likeness.templates import Gallery
+from tests.expect import refused
+from tests.likeness import photos
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    return np.stack(faces.encode_reference(photos.astronaut()))
+
+
+def _rates(reference: np.ndarray, negatives: int) -> tuple[float, float, dict[str, float]]:
+    """True-match rate on the augmented astronaut, false-match rate on LFW strangers."""
+    nearest = {}
+    for name, view in photos.augmented().items():
+        found = faces.find_faces(view)
+        nearest[name] = min(
+            (float(faces.distances(f.encoding, reference).min()) for f in found), default=9.0
+        )
+    true_rate = sum(d <= faces.THRESHOLD for d in nearest.values()) / len(nearest)
+    strangers = [
+        float(faces.distances(photos.lfw_encoding(img), reference).min())
+        for img in photos.lfw_faces()[:negatives]
+    ]
+    false_rate = sum(d <= faces.THRESHOLD for d in strangers) / len(strangers)
+    print(
+        f"\nthreshold {faces.THRESHOLD}: true-match {true_rate:.3f} over {len(nearest)} views "
+        f"(worst {max(nearest.values()):.3f}); false-match {false_rate:.3f} over "
+        f"{len(strangers)} strangers (nearest {min(strangers):.3f})"
+    )
+    return true_rate, false_rate, nearest
+
+
+def test_the_astronaut_is_recognised_through_edits_and_strangers_are_not(
+    reference: np.ndarray,
+) -> None:
+    true_rate, false_rate, nearest = _rates(reference, negatives=10)
+    assert true_rate == 1.0, nearest
+    assert false_rate == 0.0
+
+
+@pytest.mark.slow
+def test_match_rates_on_all_hundred_lfw_strangers(reference: np.ndarray) -> None:
+    true_rate, false_rate, _ = _rates(reference, negatives=100)
+    assert true_rate == 1.0
+    assert false_rate <= 0.01
+
+
+def test_faces_under_80_pixels_are_found_only_at_full_size_with_upsampling() -> None:
+    # The HOG window is 80 px: at the default detection size (640 px wide, doubled
+    # once) a 720p frame's faces must be about 80 px across to be seen.
+    frame = photos.small_in_720p()
+    assert faces.find_faces(frame) == []
+    (face,) = faces.find_faces(frame, detect_width=None, upsample=1)
+    assert 40 <= face.box.width <= 60
+
+
+def test_confidence_is_one_half_at_the_threshold_and_high_for_the_same_face() -> None:
+    assert faces.confidence(faces.THRESHOLD) == pytest.approx(0.5)
+    assert faces.confidence(0.2) > 0.99
+    assert faces.confidence(0.75) < 0.01
+
+
+def test_a_reference_photo_without_a_face_is_refused() -> None:
+    from skimage import data
+
+    with refused("likeness.face.none", InvalidInput):
+        faces.encode_reference(np.ascontiguousarray(data.coffee()))
+
+
+def test_a_reference_photo_with_two_people_is_refused() -> None:
+    with refused("likeness.face.several", InvalidInput):
+        faces.encode_reference(photos.two_people())
+
+
+def test_an_unreadable_image_is_refused() -> None:
+    with refused("likeness.image.unreadable", InvalidInput):
+        faces.read_image(b"not an image at all")
+
+
+def test_the_face_is_found_in_the_frames_that_show_it(
+    tmp_path: Path, reference: np.ndarray
+) -> None:
+    video = photos.clip(tmp_path / "clip.mp4", fps=12, seconds=4, face_from=12, face_to=36)
+    sampled = list(faces.sample_frames(video, every_seconds=1.0))
+    # One a second (0, 12, 24, 36) and the first frame of each new shot (12, 36).
+    assert [f.index for f in sampled] == [0, 12, 24, 36]
+    assert [f.index for f in sampled if f.shot_change] == [12, 36]
+    gallery = Gallery("face", faces.MODEL, ("talent_astronaut",) * len(reference), reference)
+    hits = list(face_hits(video, gallery, every_seconds=0.5))
+    assert sorted(h.frame for h in hits if h.frame is not None) == [12, 18, 24, 30]
+    assert all(h.talent_id == "talent_astronaut" and h.confidence > 0.9 for h in hits)
+    first = min(hits, key=lambda h: h.frame or 0)
+    assert first.time == pytest.approx(1.0)
+    assert first.box is not None and 120 <= first.box.left <= 240
+
+
+def test_the_evidence_frame_has_the_box_drawn() -> None:
+    image = photos.astronaut()
+    (face,) = faces.find_faces(image)
+    evidence = faces.read_image(faces.draw_box(image, face.box, "talent_x 0.99"))
+    assert evidence.shape == image.shape
+    edge = evidence[face.box.top + face.box.height // 2, face.box.left]
+    assert tuple(edge) == (255, 0, 0)  # red, in RGB
