@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # model packages still import.
 TORCH := torch==2.13.0
 # Debian packages the platform and its tests use.
-APT_PACKAGES := postgresql espeak-ng
+APT_PACKAGES := postgresql espeak-ng apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-en-ca
 
 .PHONY: demo test test-fast lint bench system-deps clean
 
