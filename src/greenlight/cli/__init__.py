@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import typer
 
-from greenlight.cli import delivery, ledger, platform, policy, provenance, rights, runs, worker
+from greenlight.cli import (
+    delivery,
+    ledger,
+    likeness,
+    platform,
+    policy,
+    provenance,
+    rights,
+    runs,
+    worker,
+)
 
 app = typer.Typer(
     name="greenlight",
@@ -36,6 +46,7 @@ app.add_typer(provenance.app, name="provenance")
 app.add_typer(rights.app, name="rights")
 app.add_typer(policy.app, name="policy")
 app.add_typer(runs.app, name="runs")
+app.add_typer(likeness.app, name="likeness")
 
 
 def main() -> None:
