@@ -139,6 +139,33 @@ def test_an_mp3_of_the_performer_still_matches(
     assert voice_similarity(enrolled, embed_voice(mp3)) >= THRESHOLD
 
 
+def test_a_quieter_noisier_aac_dub_of_the_performer_still_matches(
+    voices: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    samples, rate = read_samples(voices["bruno"][2])
+    level = float(np.sqrt(np.mean(samples[np.abs(samples) > 0.01] ** 2)))
+    hiss = np.random.default_rng(3).normal(0.0, level / 30, samples.size)  # ~30 dB SNR
+    dub = write_audio(tmp_path / "dub.m4a", (samples + hiss) * 0.2, rate, codec="aac")
+    enrolled = embed_voice(voices["bruno"][0])
+    assert voice_similarity(enrolled, embed_voice(dub)) >= THRESHOLD
+
+
+def test_a_video_without_sound_is_refused(tmp_path: Path) -> None:
+    silent_film = tmp_path / "silent.mp4"
+    with av.open(str(silent_film), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 40, np.uint8), "rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with pytest.raises(InvalidInput) as refused:
+        embed_voice(silent_film)
+    assert refused.value.code == "likeness.voice.unreadable"
+
+
 def test_a_file_that_is_not_audio_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "sample.wav"
     junk.write_bytes(b"this is a text file pretending to be a recording")
@@ -197,3 +224,32 @@ def test_a_scanning_window_under_a_second_is_refused(voices: dict[str, list[Path
     with pytest.raises(InvalidInput) as refused:
         voice_windows(voices["amara"][0], seconds=0.2)
     assert refused.value.code == "likeness.voice.window"
+
+
+@pytest.mark.slow
+def test_calibration_the_same_voice_matches_and_the_other_sex_never_does(
+    tmp_path: Path,
+) -> None:
+    """A small re-run of the calibration behind THRESHOLD (synthetic voices only)."""
+    speakers = {
+        "f": [("en-us+f1", 65), ("en-us+f4", 75), ("en-us+anika", 60)],
+        "m": [("en-gb+m3", 40), ("en-us+m7", 35), ("en-us+klatt", 50)],
+    }
+    embeddings: dict[tuple[str, str], list[np.ndarray]] = {}
+    for sex, group in speakers.items():
+        for voice, pitch in group:
+            clips = [
+                speak(voice, line, tmp_path / f"{voice}{i}.wav", pitch=pitch)
+                for i, line in enumerate(LINES)
+            ]
+            samples, rate = read_samples(clips[-1])
+            clips.append(write_audio(tmp_path / f"{voice}.mp3", samples, rate, "libmp3lame"))
+            embeddings[(sex, voice)] = [embed_voice(c) for c in clips]
+    for (sex, voice), (enrolled, *probes) in embeddings.items():
+        assert all(voice_similarity(enrolled, p) >= THRESHOLD for p in probes), voice
+        for (other_sex, other), others in embeddings.items():
+            if other_sex != sex:
+                assert all(voice_similarity(enrolled, p) < THRESHOLD for p in others), (
+                    voice,
+                    other,
+                )

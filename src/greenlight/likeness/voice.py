@@ -33,8 +33,18 @@ Samples = npt.NDArray[np.float32]
 MODEL = "resemblyzer-ge2e-0.1.4+greenlight-frontend-1"
 """The encoder's weights and our front end: recorded with templates and matches."""
 
-THRESHOLD = 0.80
-"""Cosine similarity at or above which two clips are taken as the same speaker."""
+THRESHOLD = 0.75
+"""Cosine similarity at or above which two clips are taken as the same speaker.
+
+Calibrated on synthetic speech (19 espeak-ng and Piper voices, 7 lines each, clean
+and re-encoded, noisy, level-shifted and telephone-band): the same voice on clean,
+MP3/AAC or level-shifted probes always scored >= 0.88; with noise (20 dB SNR)
+95% stay above 0.75, band-limited to 8 kHz 72%. Voices of the other sex and the
+neural voice against the formant voices never reached 0.75. Same-sex espeak
+variants often score 0.85-0.95: to this encoder they are nearly one voice. A
+false match costs a legal review; a miss lets an unconsented replica through,
+so the threshold leans towards matching.
+"""
 
 RATE = 16_000
 MIN_SPEECH_SECONDS = 1.0
