@@ -4,7 +4,7 @@
 # (closures over the platform) in the handlers' annotations at definition time.
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +20,7 @@ from greenlight.engine import assets as asset_store
 from greenlight.engine.platform import Platform
 from greenlight.engine.prompt_log import PromptLogEntry, request_prompt_log
 from greenlight.engine.requests import approve, deliver, get_request, outstanding, review
+from greenlight.likeness import Finding, findings_for
 from greenlight.productions import get_production, get_shot
 from greenlight.provenance import CredentialReport, prompt_digest
 from greenlight.rights import get_tool, list_talent
@@ -65,6 +66,8 @@ class RequestView:
     can_deliver: bool
     outputs: list[OutputView]
     prompt_log: list[PromptLogEntry]  # one per run, prompts included: the viewer sees the request
+    likeness: list[Finding] = field(default_factory=list)  # what the likeness scan found
+    performers: dict[str, str] = field(default_factory=dict)  # names of those found
 
 
 def approval_rights(
@@ -148,6 +151,9 @@ def load_view(platform: Platform, access: Access, request_id: str) -> RequestVie
         tool = get_tool(conn, request.tool_id)
         talent = list_talent(conn, set(request.talent_ids)) if request.talent_ids else []
         prompt_log = request_prompt_log(conn, platform, access, request_id).runs
+        likeness = findings_for(conn, request_id)
+        found = {f.talent_id for f in likeness}
+        performers = {t.id: t.name for t in list_talent(conn, found)} if found else {}
         names = person_names(
             conn,
             [
@@ -174,6 +180,8 @@ def load_view(platform: Platform, access: Access, request_id: str) -> RequestVie
         can_deliver=can_deliver(access, detail),
         outputs=[_output(platform, asset, request.prompt) for asset in detail.outputs],
         prompt_log=prompt_log,
+        likeness=likeness,
+        performers=performers,
     )
 
 
@@ -226,6 +234,25 @@ def requests_router(platform: Platform) -> APIRouter:
         done: Annotated[str, Query()] = "",
     ) -> Response:
         return request_page(request, viewer, request_id, done=done)
+
+    @router.get("/requests/{request_id}/likeness/{finding_id}/evidence", include_in_schema=False)
+    def likeness_evidence(
+        request_id: str,
+        finding_id: str,
+        viewer: Annotated[Viewer, Depends(viewer_dependency)],
+    ) -> Response:
+        # The evidence frame is a frame of the request's own output: whoever may see
+        # the request may see it.
+        with platform.db.read() as conn:
+            get_request(conn, viewer.access, request_id)
+            finding = next((f for f in findings_for(conn, request_id) if f.id == finding_id), None)
+        if finding is None or finding.evidence_sha256 is None:
+            raise NotFound(
+                f"Request {request_id} has no likeness evidence {finding_id!r}.",
+                code="likeness.evidence_not_found",
+            )
+        png = platform.blobs.read_bytes(finding.evidence_sha256)
+        return Response(content=png, media_type="image/png")
 
     @router.post("/requests/{request_id}/approval", include_in_schema=False)
     def approve_request(
