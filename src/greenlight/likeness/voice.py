@@ -23,7 +23,6 @@ from typing import Any
 import av
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from greenlight.core.errors import InvalidInput
 
@@ -259,6 +258,8 @@ def _embed_many(clips: list[Samples]) -> list[Embedding]:
     if not clips:
         return []
     batches = [_partials(_mel_power(_level(clip))) for clip in clips]
+    import torch
+
     encoder = _encoder()
     with torch.inference_mode():
         out = encoder(torch.from_numpy(np.concatenate(batches))).numpy()
@@ -271,23 +272,15 @@ def _embed_many(clips: list[Samples]) -> list[Embedding]:
     return embeddings
 
 
-class _Encoder(torch.nn.Module):  # type: ignore[misc]
-    """GE2E speaker encoder: LSTM over mel frames, last hidden state, linear, ReLU, unit norm."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(_MELS, 256, 3, batch_first=True)
-        self.linear = torch.nn.Linear(256, 256)
-
-    def forward(self, mels: Any) -> Any:
-        _, (hidden, _) = self.lstm(mels)
-        raw = torch.relu(self.linear(hidden[-1]))
-        return raw / torch.linalg.vector_norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
-
-
 @functools.cache
-def _encoder() -> _Encoder:
-    """Load the encoder weights from the resemblyzer package, without importing it."""
+def _encoder() -> Any:
+    """The GE2E speaker encoder with the weights from the resemblyzer package.
+
+    torch is imported here, not at module import, so the CLI and the web app
+    start without it. The package itself is never imported (it pulls librosa).
+    """
+    import torch
+
     spec = importlib.util.find_spec("resemblyzer")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the resemblyzer package (voice encoder weights) is not installed")
@@ -296,7 +289,21 @@ def _encoder() -> _Encoder:
     state = {
         k: v for k, v in checkpoint["model_state"].items() if k.split(".")[0] in ("lstm", "linear")
     }
-    encoder = _Encoder()
+
+    class Encoder(torch.nn.Module):  # type: ignore[misc]
+        """LSTM over mel frames, last hidden state, linear, ReLU, unit length."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(_MELS, 256, 3, batch_first=True)
+            self.linear = torch.nn.Linear(256, 256)
+
+        def forward(self, mels: Any) -> Any:
+            _, (hidden, _) = self.lstm(mels)
+            raw = torch.relu(self.linear(hidden[-1]))
+            return raw / torch.linalg.vector_norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
+
+    encoder = Encoder()
     encoder.load_state_dict(state)
     encoder.eval()
     return encoder
