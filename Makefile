@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install -q --disable-pip-version-check '$(TORCH)' 'setuptools<82'
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	# Only the speaker encoder's weights are used (likeness/voice.py); its own
+	# dependencies (librosa, numba, a compiled webrtcvad) are not.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps 'resemblyzer==0.1.4'
 	touch $(STAMP)
 
 lint: $(STAMP)
