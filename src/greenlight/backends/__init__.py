@@ -19,6 +19,8 @@ from greenlight.backends.diffusers_images import DiffusersBackend  # imports tor
 from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
 from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
 from greenlight.backends.openai_images import OpenAIImagesBackend
+from greenlight.backends.tts_espeak import EspeakBackend
+from greenlight.backends.tts_piper import PiperBackend  # imports piper only to run
 from greenlight.core.errors import NotFound
 from greenlight.core.settings import Settings
 
@@ -34,6 +36,8 @@ _REGISTRY: dict[str, Callable[[Settings | None], Backend]] = {
     PatchMatchInpaintBackend.name: lambda settings: PatchMatchInpaintBackend(),
     OpenAIImagesBackend.name: OpenAIImagesBackend,
     ComfyUIBackend.name: ComfyUIBackend,
+    EspeakBackend.name: lambda settings: EspeakBackend(),
+    PiperBackend.name: lambda settings: PiperBackend(),
 }
 
 BACKENDS: tuple[str, ...] = tuple(sorted(_REGISTRY))
