@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -15,8 +16,14 @@ class FrameRate:
     drop_frame: bool = False
 
     def frame_of(self, ms: int) -> int:
-        """The frame a time in milliseconds falls in (frames counted from zero)."""
-        return int(Fraction(ms, 1000) * self.rate)
+        """The frame a time in milliseconds falls in (frames counted from zero).
+
+        Whole milliseconds are a rounded clock: ``ms_of`` may land up to half a
+        millisecond before a frame's true start (83 ms for frame 2 at 23.976,
+        whose start is 83.42 ms), so the half millisecond is given back here and
+        ``frame_of(ms_of(n)) == n`` for every frame at every rate up to 1000 fps.
+        """
+        return math.floor((Fraction(ms) + Fraction(1, 2)) * self.rate / 1000)
 
     def ms_of(self, frame: int) -> int:
         """The start of ``frame`` in whole milliseconds (rounded to nearest)."""
