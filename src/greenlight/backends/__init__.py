@@ -18,6 +18,7 @@ from greenlight.backends.comfyui import ComfyUIBackend
 from greenlight.backends.diffusers_images import DiffusersBackend  # imports torch only to run
 from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
 from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
+from greenlight.backends.mt_apertium import ApertiumBackend
 from greenlight.backends.openai_images import OpenAIImagesBackend
 from greenlight.backends.tts_espeak import EspeakBackend
 from greenlight.backends.tts_piper import PiperBackend  # imports piper only to run
@@ -36,6 +37,7 @@ _REGISTRY: dict[str, Callable[[Settings | None], Backend]] = {
     PatchMatchInpaintBackend.name: lambda settings: PatchMatchInpaintBackend(),
     OpenAIImagesBackend.name: OpenAIImagesBackend,
     ComfyUIBackend.name: ComfyUIBackend,
+    ApertiumBackend.name: ApertiumBackend,
     EspeakBackend.name: lambda settings: EspeakBackend(),
     PiperBackend.name: lambda settings: PiperBackend(),
 }

@@ -733,3 +733,39 @@ likeness_findings = Table(
     _created(),
     Index("ix_likeness_findings_request", "request_id"),
 )
+
+# --- localization (migration 0008) ------------------------------------------------
+
+# A production's glossary: how a term (a character's name, an invented word) must
+# come out in one target language; ``translation`` NULL means never translated.
+# One entry per term and language: ``term_key`` is the term case- and space-folded.
+glossary_entries = Table(
+    "glossary_entries",
+    metadata,
+    Column("production_id", Id, ForeignKey("productions.id"), primary_key=True),
+    Column("target_language", String(35), primary_key=True),
+    Column("term_key", String(200), primary_key=True),
+    Column("term", String(200), nullable=False),
+    Column("translation", String(400), nullable=True),
+    Column("case_rule", String(8), nullable=False),  # exact | ignore
+    Column("note", Text, nullable=False),
+    _ref("updated_by", "people.id"),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Translation memory: approved cue translations per production and language pair,
+# reused exactly (by ``source_key``, the SHA-256 of the cue's text with spacing
+# folded) or offered as fuzzy matches. A newer approval of the same source replaces
+# the older one.
+translation_memory = Table(
+    "translation_memory",
+    metadata,
+    Column("production_id", Id, ForeignKey("productions.id"), primary_key=True),
+    Column("source_language", String(35), primary_key=True),
+    Column("target_language", String(35), primary_key=True),
+    Column("source_key", String(64), primary_key=True),
+    Column("source_text", Text, nullable=False),
+    Column("target_text", Text, nullable=False),
+    _ref("approved_by", "people.id"),
+    Column("approved_at", UTCDateTime(), nullable=False),
+)
