@@ -101,6 +101,8 @@ def test_the_face_is_found_in_the_frames_that_show_it(
     hits = list(face_hits(video, gallery, every_seconds=0.5))
     assert sorted(h.frame for h in hits if h.frame is not None) == [12, 18, 24, 30]
     assert all(h.talent_id == "talent_astronaut" and h.confidence > 0.9 for h in hits)
+    skimmed = {h.frame for h in face_hits(video, gallery, every_seconds=0.5, skim=True)}
+    assert skimmed and all(f is not None and 12 <= f < 36 for f in skimmed)
     first = min(hits, key=lambda h: h.frame or 0)
     assert first.time == pytest.approx(1.0)
     assert first.box is not None and 120 <= first.box.left <= 240

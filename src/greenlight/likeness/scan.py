@@ -153,6 +153,7 @@ def face_hits(
     every_seconds: float = 1.0,
     detect_width: int | None = faces.DETECT_WIDTH,
     upsample: int = 1,
+    skim: bool = False,
 ) -> Iterator[Hit]:
     """Every face in an image or in a video's sampled frames that matches someone in
     ``gallery`` (distance at most :data:`faces.THRESHOLD`), frame by frame."""
@@ -164,7 +165,7 @@ def face_hits(
             [faces.Frame(0, 0.0, faces.read_image(path), shot_change=False)]
         )
     elif kind == "video":
-        frames = faces.sample_frames(path, every_seconds=every_seconds)
+        frames = faces.sample_frames(path, every_seconds=every_seconds, skim=skim)
     else:
         return
     owners = np.asarray(gallery.talent_ids)
@@ -221,6 +222,10 @@ class EnrolledTalentScanner:
     """Compares outputs with the enrolled templates of the production's performers
     (``scope="studio"``: of every enrolled performer).
 
+    Video is skimmed (reference frames only, see :func:`faces.sample_frames`);
+    ``upsample=1`` at ``detect_width=640`` finds faces from about 80 px across in
+    a 720p frame, ``upsample=0`` from about 160 px at a quarter of the cost.
+
     Stores an evidence frame (PNG, box drawn) for each performer found in each
     output, in the blob store; the engine deletes them if the run is not kept.
     """
@@ -234,6 +239,8 @@ class EnrolledTalentScanner:
         scope: Scope = "production",
         every_seconds: float = 1.0,
         detect_width: int | None = faces.DETECT_WIDTH,
+        upsample: int = 1,
+        skim: bool = True,
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -241,6 +248,8 @@ class EnrolledTalentScanner:
         self.scope = scope
         self.every_seconds = every_seconds
         self.detect_width = detect_width
+        self.upsample = upsample
+        self.skim = skim
 
     @property
     def name(self) -> str:
@@ -285,6 +294,8 @@ class EnrolledTalentScanner:
                     face_gallery,
                     every_seconds=self.every_seconds,
                     detect_width=self.detect_width,
+                    upsample=self.upsample,
+                    skim=self.skim,
                 )
             for hit in hits:
                 if hit.talent_id not in best or hit.confidence > best[hit.talent_id].confidence:
