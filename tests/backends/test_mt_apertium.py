@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from greenlight.backends import BackendInput, BackendResult, backend_for
-from greenlight.backends._mt import balanced_lines, read_srt
+from greenlight.backends._mt import balanced_lines
 from greenlight.backends.mt_apertium import ApertiumBackend, supported_pairs
 from greenlight.core.errors import InvalidInput
+from greenlight.timedtext.io import read_track
 from tests.expect import refused_as
 
 EPISODE = """\
@@ -58,8 +59,8 @@ def translate(tmp_path: Path, **parameters: Any) -> BackendResult:
 
 def test_english_subtitles_come_out_in_spanish_with_their_timing(tmp_path: Path) -> None:
     result = translate(tmp_path, source="en", target="es")
-    source = read_srt("test", tmp_path / "ep101.srt", "en")
-    spanish = read_srt("test", result.outputs[0].path, "es")
+    source = read_track(tmp_path / "ep101.srt", language="en")
+    spanish = read_track(result.outputs[0].path, language="es")
 
     assert result.outputs[0].path.name == "ep101.es.srt"
     assert [(c.start_ms, c.end_ms) for c in spanish.cues] == [
@@ -75,7 +76,7 @@ def test_english_subtitles_come_out_in_spanish_with_their_timing(tmp_path: Path)
 
 def test_english_to_french_goes_through_spanish(tmp_path: Path) -> None:
     result = translate(tmp_path, source="en", target="fr")
-    french = read_srt("test", result.outputs[0].path, "fr")
+    french = read_track(result.outputs[0].path, language="fr")
 
     assert result.usage["route"] == ["eng-spa", "es-fr"] and result.usage["pivot"] == "es"
     assert "bateau" in french.cues[0].text
@@ -85,7 +86,7 @@ def test_english_to_french_goes_through_spanish(tmp_path: Path) -> None:
 
 def test_glossary_terms_come_out_as_given_and_never_split(tmp_path: Path) -> None:
     result = translate(tmp_path, source="en", target="es", glossary=GLOSSARY_ES)
-    spanish = read_srt("test", result.outputs[0].path, "es")
+    spanish = read_track(result.outputs[0].path, language="es")
     report = json.loads(result.outputs[1].path.read_text())
 
     assert any("Estación Kepler" in line for line in spanish.cues[1].lines)
@@ -120,7 +121,7 @@ def test_exact_memory_hits_are_reused_and_fuzzy_ones_offered(tmp_path: Path) -> 
         },
     ]
     result = translate(tmp_path, source="en", target="es", memory=memory)
-    spanish = read_srt("test", result.outputs[0].path, "es")
+    spanish = read_track(result.outputs[0].path, language="es")
     report = json.loads(result.outputs[1].path.read_text())
 
     assert spanish.cues[0].text == "¿Dónde está la nave?"
@@ -177,7 +178,7 @@ def test_inputs_other_than_one_srt_are_refused(tmp_path: Path) -> None:
     backend = ApertiumBackend()
     with refused_as("backend.mt-apertium.unsupported_type"):
         backend.check(
-            [BackendInput(given.path, "subtitles", "text/vtt")], {"source": "en", "target": "es"}
+            [BackendInput(given.path, "subtitles", "text/plain")], {"source": "en", "target": "es"}
         )
     with refused_as("backend.mt-apertium.unexpected_input"):
         backend.check([], {"source": "en", "target": "es"})
@@ -201,7 +202,23 @@ def test_an_episode_of_1500_cues_goes_through_one_apertium_call_per_hop(tmp_path
     ]
     big = subtitles(tmp_path, "\n".join(blocks), "long.srt")
     result = backend_for("mt-apertium").run([big], {"source": "en", "target": "es"}, tmp_path / "o")
-    spanish = read_srt("test", result.outputs[0].path, "es")
+    spanish = read_track(result.outputs[0].path, language="es")
     assert len(spanish.cues) == 1500
     assert spanish.cues[1499].text.startswith("Cue 1500") or "1500" in spanish.cues[1499].text
     assert "coche rojo" in spanish.cues[750].text
+
+
+def test_webvtt_subtitles_come_back_as_webvtt(tmp_path: Path) -> None:
+    path = tmp_path / "trailer.vtt"
+    path.write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nThe house is very big.\n", encoding="utf-8"
+    )
+    given = BackendInput(path=path, part="subtitles", media_type="text/vtt")
+    result = backend_for("mt-apertium").run(
+        [given], {"source": "en", "target": "es"}, tmp_path / "out"
+    )
+    assert result.outputs[0].path.name == "trailer.es.vtt"
+    assert result.outputs[0].media_type == "text/vtt"
+    spanish = read_track(result.outputs[0].path, language="es")
+    assert spanish.cues[0].text == "La casa es muy grande."
+    assert (spanish.cues[0].start_ms, spanish.cues[0].end_ms) == (1000, 2500)

@@ -17,8 +17,8 @@ once per run with every segment of the track. Everything else is here:
 - besides the subtitle file, a JSON report lists per cue where the text came
   from, the fuzzy memory suggestions and the glossary entries not honoured.
 
-Subtitle files are read and written as SRT here (UTF-8, with or without BOM);
-the other formats come with ``greenlight.timedtext``'s readers.
+Subtitle files (SRT, WebVTT, TTML, IMSC 1.1 text) are read and written with
+``greenlight.timedtext.io``; the translation is written in the input's format.
 """
 
 from __future__ import annotations
@@ -45,9 +45,12 @@ from greenlight.localization.glossary import (
 )
 from greenlight.localization.memory import folded
 from greenlight.timedtext import Cue, Track
+from greenlight.timedtext.io import Format, dump_track, format_of, parse_track
 
 SRT = "application/x-subrip"
-SUBTITLE_TYPES: tuple[str, ...] = (SRT,)
+FORMAT_OF_TYPE: dict[str, Format] = {SRT: "srt", "text/vtt": "vtt", "application/ttml+xml": "ttml"}
+SUBTITLE_TYPES: tuple[str, ...] = tuple(FORMAT_OF_TYPE)
+_EXTENSION = {"srt": "srt", "vtt": "vtt", "ttml": "ttml", "imsc": "ttml"}
 REPORT = "application/json"
 GLOSSARY_MODES = ("enforce", "check", "off")
 DEFAULT_LINE_LENGTH = 42
@@ -185,77 +188,48 @@ def subtitles_input(backend: str, inputs: Sequence[BackendInput]) -> BackendInpu
     item = inputs[0]
     if item.media_type not in SUBTITLE_TYPES:
         raise InvalidInput(
-            f"The subtitles are {item.media_type}; {backend} reads SubRip (.srt) here. "
-            "Convert the file with `greenlight subtitles convert` and send the SRT.",
+            f"The subtitles are {item.media_type}; {backend} reads SRT, WebVTT and TTML. "
+            "Convert the file with `greenlight subtitles convert` and send it again.",
             code=f"backend.{backend}.unsupported_type",
             media_type=item.media_type,
         )
     return item
 
 
-# SubRip.
-
-_TIMES = re.compile(
-    r"^\s*(\d{1,3}):(\d{2}):(\d{2})[,.](\d{3})\s*-->\s*(\d{1,3}):(\d{2}):(\d{2})[,.](\d{3})"
-)
+# Reading and writing.
 
 
-def read_srt(backend: str, path: Path, language: str) -> Track:
-    """A SubRip file as a track; refused with the event number when it is malformed."""
-
-    def refused(why: str) -> InvalidInput:
-        return InvalidInput(
-            f"The subtitles cannot be read: {why}. Fix the file (or convert it with "
-            "`greenlight subtitles convert`) and send it again.",
+def read_subtitles(backend: str, item: BackendInput, language: str) -> Track:
+    """The input's track; refused (``unreadable_subtitles``) as the reader says why."""
+    try:
+        if item.path.stat().st_size > MAX_SUBTITLE_BYTES:
+            raise InvalidInput(
+                f"The subtitles are larger than {MAX_SUBTITLE_BYTES // 2**20} MB.",
+                code="subtitles.too_large",
+            )
+        raw = item.path.read_bytes()
+        kind = FORMAT_OF_TYPE.get(item.media_type)
+        track = parse_track(
+            raw,
+            name=item.path.name,
+            format=None if kind == "ttml" else kind,
+            language=language,
+        )
+    except OSError:
+        raise InvalidInput(
+            "The subtitles file is missing or cannot be opened; send it again.",
+            code=f"backend.{backend}.unreadable_subtitles",
+        ) from None
+    except InvalidInput as refused:
+        raise InvalidInput(
+            refused.message, code=f"backend.{backend}.unreadable_subtitles", reason=refused.code
+        ) from None
+    if len(track.cues) > MAX_CUES:
+        raise InvalidInput(
+            f"The subtitles have {len(track.cues)} events, more than {MAX_CUES}; split the file.",
             code=f"backend.{backend}.unreadable_subtitles",
         )
-
-    try:
-        if path.stat().st_size > MAX_SUBTITLE_BYTES:
-            raise refused(f"the file is larger than {MAX_SUBTITLE_BYTES // 2**20} MB")
-        raw = path.read_bytes()
-    except OSError:
-        raise refused("the file is missing or cannot be opened") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise refused("it is not UTF-8 text") from None
-    blocks = [b for b in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()) if b.strip()]
-    cues = []
-    for number, block in enumerate(blocks, start=1):
-        lines = block.split("\n")
-        if lines and lines[0].strip().isdigit():
-            lines = lines[1:]
-        times = _TIMES.match(lines[0]) if lines else None
-        if times is None:
-            raise refused(f"event {number} has no 'HH:MM:SS,mmm --> HH:MM:SS,mmm' line")
-        h1, m1, s1, f1, h2, m2, s2, f2 = (int(g) for g in times.groups())
-        start = ((h1 * 60 + m1) * 60 + s1) * 1000 + f1
-        end = ((h2 * 60 + m2) * 60 + s2) * 1000 + f2
-        if end <= start:
-            raise refused(f"event {number} ends before it starts")
-        body = "\n".join(line.strip() for line in lines[1:] if line.strip())
-        cues.append(Cue(start_ms=start, end_ms=end, text=body))
-    if not cues:
-        raise refused("it holds no subtitle events")
-    if len(cues) > MAX_CUES:
-        raise refused(f"it has {len(cues)} events, more than {MAX_CUES}")
-    return Track(cues=tuple(cues), language=language)
-
-
-def srt_text(track: Track) -> str:
-    """The track as SubRip text (UTF-8, LF line ends)."""
-    blocks = []
-    for number, cue in enumerate(track.cues, start=1):
-        blocks.append(f"{number}\n{_stamp(cue.start_ms)} --> {_stamp(cue.end_ms)}\n{cue.text}\n")
-    return "\n".join(blocks)
-
-
-def _stamp(ms: int) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d},{millis:03d}"
+    return replace(track, language=language)
 
 
 # Cues to segments and back.
@@ -464,13 +438,16 @@ def translate_track(track: Track, request: Request, engine: Engine) -> Translate
     return Translated(translated, report, len(batch), from_memory, issues_total)
 
 
-def write_outputs(out_dir: Path, stem: str, result: Translated) -> tuple[Path, Path]:
-    """The translated SRT and its JSON report, both written or neither."""
+def write_outputs(out_dir: Path, item: BackendInput, result: Translated) -> tuple[Path, Path]:
+    """The translated subtitles (in the input's format) and the JSON report, both or neither."""
     target = result.track.language
+    kind = format_of(item.path.name) if item.media_type == "application/ttml+xml" else None
+    kind = kind or FORMAT_OF_TYPE[item.media_type]
+    stem = item.path.stem
     subtitles, report = write_all(
         out_dir,
         [
-            (f"{stem}.{target}.srt", srt_text(result.track).encode()),
+            (f"{stem}.{target}.{_EXTENSION[kind]}", dump_track(result.track, kind)),
             (
                 f"{stem}.{target}.mt.json",
                 json.dumps(result.report, ensure_ascii=False, indent=1).encode(),

@@ -224,7 +224,6 @@ class ApertiumBackend:
             parameters=_mt.parameters(),
             seeded=False,
             remote=False,
-            extra={"input_formats": ["srt"]},
         )
 
     def check(
@@ -235,7 +234,7 @@ class ApertiumBackend:
         request = _mt.read_request(NAME, effective)
         route(request.source, request.target)
         item = _mt.subtitles_input(NAME, inputs)
-        track = _mt.read_srt(NAME, item.path, request.source)
+        track = _mt.read_subtitles(NAME, item, request.source)
         _mt.check_memory(NAME, request, track)
         effective["source"], effective["target"] = request.source, request.target
         return effective
@@ -255,19 +254,20 @@ class ApertiumBackend:
         request = _mt.read_request(NAME, effective)
         modes = route(request.source, request.target)
         item = inputs[0]
-        track = _mt.read_srt(NAME, item.path, request.source)
+        track = _mt.read_subtitles(NAME, item, request.source)
         progress(0.1, f"translating {len(track.cues)} cues with apertium {'+'.join(modes)}")
         result = _mt.translate_track(
             track, request, lambda segments: translate_segments(modes, segments)
         )
         progress(0.9, "writing the translated subtitles")
-        subtitles, report = _mt.write_outputs(out_dir, item.path.stem, result)
+        media_type = item.media_type
+        subtitles, report = _mt.write_outputs(out_dir, item, result)
         progress(1.0, f"{len(track.cues)} cues translated")
         versions = [f"apertium {_package_version('apertium')}"]
         versions += [f"{mode} {_version(mode)}" for mode in modes]
         return BackendResult(
             outputs=(
-                BackendOutput(subtitles, _mt.SRT, (0,)),
+                BackendOutput(subtitles, media_type, (0,)),
                 BackendOutput(report, _mt.REPORT, (0,)),
             ),
             model=f"apertium {'+'.join(modes)}",
