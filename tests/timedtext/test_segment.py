@@ -159,6 +159,12 @@ def test_two_lines_are_balanced_and_break_after_a_comma() -> None:
     assert break_lines("Short line.") == "Short line."
 
 
+def test_a_line_does_not_end_on_a_word_that_leads_into_the_next() -> None:
+    broken = break_lines("The detective arrives in the city on a rainy night.")
+
+    assert broken == "The detective arrives\nin the city on a rainy night."
+
+
 def test_no_words_give_no_events() -> None:
     assert cues_from_words([]) == ()
     assert cues_from_words([TimedWord(0, 100, " ")]) == ()

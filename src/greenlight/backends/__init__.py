@@ -13,6 +13,7 @@ Every refusal is ``InvalidInput`` with a code under ``backend.<name>.``.
 
 from collections.abc import Callable
 
+from greenlight.backends.asr_whisper import WhisperASRBackend  # loads the model only to run
 from greenlight.backends.base import Backend, BackendInput, BackendOutput, BackendResult
 from greenlight.backends.comfyui import ComfyUIBackend
 from greenlight.backends.diffusers_images import DiffusersBackend  # imports torch only to run
@@ -38,6 +39,7 @@ _REGISTRY: dict[str, Callable[[Settings | None], Backend]] = {
     OpenAIImagesBackend.name: OpenAIImagesBackend,
     ComfyUIBackend.name: ComfyUIBackend,
     ApertiumBackend.name: ApertiumBackend,
+    WhisperASRBackend.name: WhisperASRBackend.from_settings,
     EspeakBackend.name: lambda settings: EspeakBackend(),
     PiperBackend.name: lambda settings: PiperBackend(),
 }

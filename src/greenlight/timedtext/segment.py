@@ -33,6 +33,14 @@ from greenlight.timedtext.model import Cue, FrameRate
 SENTENCE_ENDS = (".", "?", "!", "…")
 CLAUSE_ENDS = (",", ";", ":", "—", "–")
 _CLOSING = "\"'”’)]"  # after a sentence end: `He said "stop."`
+# Words that lead into what follows: a line should not end on one.
+# fmt: off
+_LEADING_WORDS = frozenset((
+    "a", "an", "the", "and", "but", "or", "nor", "of", "in", "on", "at", "to", "for", "with",
+    "from", "by", "into", "onto", "as", "than", "that", "my", "your", "his", "her", "its",
+    "our", "their", "this", "these", "those", "is", "was",
+))
+# fmt: on
 
 DEFAULT_FRAME_RATE = FrameRate(Fraction(24000, 1001))
 
@@ -274,6 +282,8 @@ def _balanced_pair(tokens: Sequence[str], width: int) -> tuple[str, str]:
             score -= 30
         elif _ends_clause(tokens[at - 1]):
             score -= 15
+        elif tokens[at - 1].lower() in _LEADING_WORDS:
+            score += 8  # "in / the city" reads worse than "/ in the city"
         if score < best_score:
             best, best_score = (top, bottom), score
     if best is None:  # only when a token is wider than a line; greedy did its best
