@@ -20,6 +20,7 @@ from greenlight.backends.diffusers_images import DiffusersBackend  # imports tor
 from greenlight.backends.inpaint_opencv import OpenCVInpaintBackend
 from greenlight.backends.inpaint_patchmatch import PatchMatchInpaintBackend
 from greenlight.backends.mt_apertium import ApertiumBackend
+from greenlight.backends.mt_http import HttpMTBackend
 from greenlight.backends.openai_images import OpenAIImagesBackend
 from greenlight.backends.tts_espeak import EspeakBackend
 from greenlight.backends.tts_piper import PiperBackend  # imports piper only to run
@@ -39,6 +40,7 @@ _REGISTRY: dict[str, Callable[[Settings | None], Backend]] = {
     OpenAIImagesBackend.name: OpenAIImagesBackend,
     ComfyUIBackend.name: ComfyUIBackend,
     ApertiumBackend.name: ApertiumBackend,
+    HttpMTBackend.name: HttpMTBackend,
     WhisperASRBackend.name: WhisperASRBackend.from_settings,
     EspeakBackend.name: lambda settings: EspeakBackend(),
     PiperBackend.name: lambda settings: PiperBackend(),
