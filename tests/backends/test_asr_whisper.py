@@ -17,6 +17,7 @@ from greenlight.backends import backend_for
 from greenlight.backends.asr_whisper import SAMPLE_RATE, WhisperASRBackend, decode
 from greenlight.backends.base import BackendInput, BackendResult
 from greenlight.core.errors import InvalidInput
+from greenlight.timedtext.io import read_track
 from greenlight.timedtext.segment import DEFAULT_FRAME_RATE
 from tests.media import make_audio, make_clip
 
@@ -169,6 +170,35 @@ def test_silent_audio_gives_an_empty_track_and_a_warning(tmp_path: Path) -> None
     assert result.usage["speech_found"] is False
     assert "silent" in result.usage["warnings"][0]
     assert json.loads(result.outputs[1].path.read_text())["segments"] == []
+
+
+def test_silence_asked_for_as_webvtt_is_a_valid_empty_webvtt_file(tmp_path: Path) -> None:
+    silence = tmp_path / "room_tone.wav"
+    with wave.open(str(silence), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(np.zeros(SAMPLE_RATE, dtype="<i2").tobytes())
+
+    result = WhisperASRBackend().run(audio(silence), {"format": "vtt"}, tmp_path / "out")
+
+    assert result.outputs[0].path.name == "room_tone.vtt"
+    assert result.outputs[0].media_type == "text/vtt"
+    assert result.outputs[0].path.read_text(encoding="utf-8").startswith("WEBVTT")
+
+
+@slow
+def test_a_line_asked_for_as_imsc_reads_back_as_timed_text(tmp_path: Path) -> None:
+    spoken = speak(tmp_path / "pickup.wav", "Open the gate.")
+
+    result = WhisperASRBackend().run(audio(spoken), {"format": "imsc"}, tmp_path / "out")
+
+    subtitles = result.outputs[0]
+    assert subtitles.path.name == "pickup.ttml"
+    assert subtitles.media_type == "application/ttml+xml"
+    track = read_track(subtitles.path)
+    assert len(track.cues) == 1
+    assert "gate" in track.cues[0].text.lower()
 
 
 def test_music_without_speech_gives_an_empty_track_and_a_warning(tmp_path: Path) -> None:

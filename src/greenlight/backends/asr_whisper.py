@@ -11,12 +11,16 @@ first audio track is used (decoded by PyAV). Task ``transcribe``. Parameters:
 ``language`` (``"en"`` only: tiny.en knows no other), ``beam_size`` (1 to 10,
 default 5), ``vad`` (skip stretches without speech before decoding, default
 true: it keeps the model from inventing words in silence and music).
-``format`` picks the subtitle file written: ``srt`` (SubRip) for now.
+``format`` picks the subtitle file written through :mod:`greenlight.timedtext.io`:
+``srt`` (SubRip, the default), ``vtt`` (WebVTT), ``ttml`` or ``imsc`` (IMSC 1.1
+text profile; both written as ``.ttml``).
 
-Outputs, both made from the audio: ``<stem>.srt``, the words cut into events
-that follow the English QC profile's numbers (:mod:`greenlight.timedtext.segment`),
-and ``<stem>.words.json``, every recognized word with its start, end and the
-model's confidence, for post-editing and dubbing.
+Outputs, both made from the audio: ``<stem>.<format>``, the words cut into
+events that follow the English QC profile's numbers
+(:mod:`greenlight.timedtext.segment`), and ``<stem>.words.json``, every
+recognized word with its start, end and the model's confidence, for
+post-editing and dubbing. Event gaps are counted in frames of the video's rate
+when the input is a video, else at 23.976 fps.
 
 Audio that is silent or holds no speech is not an error: a title may have a
 reel of music only. The run writes an empty but valid subtitle file and the
@@ -35,6 +39,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +59,19 @@ from greenlight.backends.base import (
 )
 from greenlight.core.errors import InvalidInput
 from greenlight.core.settings import Settings
-from greenlight.timedtext.model import Cue
-from greenlight.timedtext.segment import CueRules, TimedWord, cues_from_words
+from greenlight.timedtext.io import Format, dump_track
+from greenlight.timedtext.model import FrameRate, Track
+from greenlight.timedtext.segment import DEFAULT_FRAME_RATE, CueRules, TimedWord, cues_from_words
 
 MEDIA_IN = ("audio/wav", "audio/mpeg", "audio/mp4", "video/mp4", "video/quicktime")
-SUBTITLE_TYPES = {"srt": "application/x-subrip"}
+SUBTITLE_TYPES: dict[Format, str] = {
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt",
+    "ttml": "application/ttml+xml",
+    "imsc": "application/ttml+xml",
+}
 """The subtitle formats this backend writes, by the ``format`` parameter's value."""
+_SUFFIXES: dict[Format, str] = {"srt": ".srt", "vtt": ".vtt", "ttml": ".ttml", "imsc": ".ttml"}
 WORDS_TYPE = "application/json"
 
 MODEL = "whisper-tiny.en"
@@ -87,7 +99,7 @@ class WhisperASRBackend:
     capabilities = Capabilities(
         tasks=("transcribe",),
         media_in={"audio": MEDIA_IN},
-        media_out=(*SUBTITLE_TYPES.values(), WORDS_TYPE),
+        media_out=(*dict.fromkeys(SUBTITLE_TYPES.values()), WORDS_TYPE),
         parameters=(
             Parameter("language", "str", "the dialogue's language (BCP 47)", default="en"),
             Parameter(
@@ -162,6 +174,7 @@ class WhisperASRBackend:
         started = time.perf_counter()
         effective = self.check(inputs, parameters)
         source = _audio_input(self.name, inputs)
+        frame_rate = _probe(self.name, source.path) or DEFAULT_FRAME_RATE
         progress(0.0, "decoding audio")
         samples = decode(self.name, source.path)
         seconds = len(samples) / SAMPLE_RATE
@@ -184,14 +197,15 @@ class WhisperASRBackend:
             for segment in segments
             for word in segment["words"]
         ]
-        cues = cues_from_words(words, CueRules())
+        cues = cues_from_words(words, CueRules(), frame_rate)
         progress(0.97, "writing subtitles")
 
         out_dir.mkdir(parents=True, exist_ok=True)
         subtitle_format = effective["format"]
-        subtitles = out_dir / f"{source.path.stem}.{subtitle_format}"
+        subtitles = out_dir / f"{source.path.stem}{_SUFFIXES[subtitle_format]}"
         timings = out_dir / f"{source.path.stem}.words.json"
-        subtitles.write_text(subrip(cues), encoding="utf-8")
+        track = Track(cues, "en", frame_rate, {"source": "asr", "model": MODEL})
+        subtitles.write_bytes(dump_track(track, subtitle_format, frame_rate=frame_rate))
         timings.write_text(
             json.dumps(
                 {"language": "en", "model": MODEL, "seconds": seconds, "segments": segments},
@@ -265,22 +279,6 @@ class WhisperASRBackend:
         return segments
 
 
-def subrip(cues: Sequence[Cue]) -> str:
-    """``cues`` as a SubRip file's text (empty for no cues, which players accept)."""
-    blocks = [
-        f"{number}\n{_srt_time(cue.start_ms)} --> {_srt_time(cue.end_ms)}\n{cue.text}\n"
-        for number, cue in enumerate(cues, start=1)
-    ]
-    return "\n".join(blocks)
-
-
-def _srt_time(ms: int) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d},{millis:03d}"
-
-
 def _audio_input(backend: str, inputs: Sequence[BackendInput]) -> BackendInput:
     audio = [i for i in inputs if i.part == "audio"]
     others = sorted({i.part for i in inputs if i.part != "audio"})
@@ -302,14 +300,22 @@ def _unreadable(backend: str, path: Path, why: str) -> InvalidInput:
     )
 
 
-def _probe(backend: str, path: Path) -> None:
-    """Refuse a file that is not a media container with an audio track."""
+def _probe(backend: str, path: Path) -> FrameRate | None:
+    """The picture's frame rate if ``path`` is a video (``None`` for audio alone).
+
+    Refuses a file that is not a media container with an audio track.
+    """
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise _unreadable(backend, path, "has no audio track")
+            video = container.streams.video
+            rate = video[0].average_rate if video else None
     except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
         raise _unreadable(backend, path, "cannot be read as audio") from error
+    if rate is None or not 1 <= rate <= 120:  # cover art, or a rate no picture has
+        return None
+    return FrameRate(Fraction(rate))
 
 
 def decode(backend: str, path: Path) -> Samples:
