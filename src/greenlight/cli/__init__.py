@@ -10,6 +10,7 @@ import typer
 
 from greenlight.cli import (
     delivery,
+    dub,
     ledger,
     likeness,
     platform,
@@ -30,6 +31,7 @@ app.command()(platform.init)
 app.command()(platform.serve)
 app.command()(platform.demo)
 app.command()(worker.worker)
+app.command()(dub.dub)
 platform.requests_app.command("cancel")(worker.requests_cancel)
 platform.requests_app.command("watch")(worker.requests_watch)
 platform.productions_app.command("priority")(worker.productions_priority)

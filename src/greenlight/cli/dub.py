@@ -1,0 +1,117 @@
+"""``greenlight dub``: a translated subtitle file spoken and muxed with the video as a new track."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from greenlight.backends._speech import read_subrip
+from greenlight.cli._common import console, friendly_errors
+from greenlight.core.errors import InvalidInput
+from greenlight.localization.dubbing import ENGINES, DubReport, Limits, dub_video
+
+
+@friendly_errors
+def dub(
+    video: Annotated[Path, typer.Argument(help="The programme's video (MP4, QuickTime, MKV).")],
+    subtitles: Annotated[
+        Path, typer.Option("--subtitles", help="The translated subtitles to speak (.srt).")
+    ],
+    language: Annotated[
+        str, typer.Option("--language", help="The subtitles' language, BCP 47 (es, fr-FR).")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The dubbed video to write.")],
+    voice: Annotated[
+        str | None,
+        typer.Option(help="The engine's voice (espeak: es, es+f3; piper: en_US-joe-medium)."),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help=f"The text-to-speech engine: {', '.join(ENGINES)}.")
+    ] = "espeak",
+    stem: Annotated[
+        Path | None, typer.Option(help="Also write the dialogue stem as this WAV.")
+    ] = None,
+    max_tempo: Annotated[
+        float, typer.Option(help="Fastest a line may be sped up to fit its event.")
+    ] = 1.25,
+    min_tempo: Annotated[
+        float, typer.Option(help="Slowest a line may be slowed down with --fit fill.")
+    ] = 0.8,
+    fit: Annotated[
+        str, typer.Option(help="natural: only speed long lines up; fill: also slow short ones.")
+    ] = "natural",
+    replace_audio: Annotated[
+        bool, typer.Option(help="Drop the original audio instead of keeping it beside the dub.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Speak translated subtitles with a generic synthetic voice and add them to the video.
+
+    Each line is time-fitted to its event (tempo changed within limits); lines
+    that cannot fit are listed with the tempo they would need and their overrun.
+    The picture is copied untouched; the dub is a new audio stream tagged with
+    the language, beside the original audio unless --replace-audio.
+    """
+    if not subtitles.is_file():
+        raise InvalidInput(
+            f"There is no subtitle file at {subtitles}; check the path.", code="dub.no_subtitles"
+        )
+    if not video.is_file():
+        raise InvalidInput(f"There is no video at {video}; check the path.", code="dub.no_video")
+    if fit not in ("natural", "fill"):
+        raise InvalidInput(f"--fit must be natural or fill, not {fit!r}.", code="dub.bad_fit")
+    track = read_subrip(subtitles, language, code="dub.subtitles")
+    report = dub_video(
+        video,
+        track,
+        output,
+        engine=engine,
+        voice=voice,
+        stem_path=stem,
+        limits=Limits(min_tempo, max_tempo, "fill" if fit == "fill" else "natural"),
+        keep_original_audio=not replace_audio,
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_report(report)
+
+
+def _print_report(report: DubReport) -> None:
+    fitted = len(report.fits) - len(report.unfit)
+    console.print(
+        f"Dubbed {escape(str(report.output))}: {len(report.fits)} lines in "
+        f"{escape(report.language)} ({report.language_tag}), {report.engine} voice "
+        f"{escape(report.voice)} (a generic synthetic voice), "
+        f"{report.duration_ms / 1000:.1f} s at {report.sample_rate} Hz, in {report.seconds:.1f} s."
+    )
+    if report.stem_path is not None:
+        console.print(f"Dialogue stem: {escape(str(report.stem_path))}")
+    kept = report.kept_original_audio
+    console.print(f"Original audio streams kept: {kept}." if kept else "Original audio dropped.")
+    console.print(f"{fitted} of {len(report.fits)} lines fit their events.")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/] {escape(warning)}")
+    if not report.unfit:
+        return
+    table = Table(
+        "event", "start", "end", "needed tempo", "applied", "overrun ms", "cut ms", "line"
+    )
+    for line in report.unfit:
+        table.add_row(
+            str(line.event),
+            f"{line.start_ms / 1000:.3f}",
+            f"{line.end_ms / 1000:.3f}",
+            f"{line.needed_tempo:.2f}x",
+            f"{line.tempo:.2f}x",
+            str(line.overrun_ms),
+            str(line.cut_ms),
+            escape(line.text),
+        )
+    console.print("Lines that could not fit (shorten the translation or widen the event):")
+    console.print(table)
