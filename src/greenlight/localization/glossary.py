@@ -247,7 +247,7 @@ def add_entry(conn: Connection, production_id: str, entry: GlossaryEntry, *, by:
             "A translation is not empty; leave it out for a term that is never translated.",
             code="glossary.bad_translation",
         )
-    language = language_tag(entry.target_language)
+    language = language_tag(entry.target_language, code="glossary.bad_language")
     key = {
         "production_id": production_id,
         "target_language": language,
