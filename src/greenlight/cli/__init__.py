@@ -18,6 +18,7 @@ from greenlight.cli import (
     provenance,
     rights,
     runs,
+    subtitles,
     worker,
 )
 
@@ -48,6 +49,7 @@ app.add_typer(provenance.app, name="provenance")
 app.add_typer(rights.app, name="rights")
 app.add_typer(policy.app, name="policy")
 app.add_typer(runs.app, name="runs")
+app.add_typer(subtitles.app, name="subtitles")
 app.add_typer(likeness.app, name="likeness")
 
 
