@@ -120,3 +120,9 @@ def test_convert_refuses_an_unknown_output_format_without_writing(tmp_path: Path
     result = runner.invoke(app, ["subtitles", "convert", str(source), str(tmp_path / "x.ass")])
     assert result.exit_code == 2 and "subtitles.unknown_format" in result.output
     assert not (tmp_path / "x.ass").exists()
+
+
+def test_the_subtitles_group_also_carries_transcribe() -> None:
+    result = runner.invoke(app, ["subtitles", "--help"])
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("qc", "fix", "convert", "transcribe"))

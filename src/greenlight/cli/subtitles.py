@@ -208,3 +208,9 @@ def print_report(report: QCReport, file: Path) -> None:
     for v in report.violations:
         table.add_row(str(v.event), v.timecode, v.rule, escape(v.message), escape(v.suggestion))
     console.print(table)
+
+
+# Commands other steps of localization add to the group (each lives in its own module).
+from greenlight.cli.subtitles_asr import transcribe  # noqa: E402  (after app exists)
+
+app.command()(transcribe)
