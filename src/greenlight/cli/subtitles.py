@@ -214,3 +214,6 @@ def print_report(report: QCReport, file: Path) -> None:
 from greenlight.cli.subtitles_asr import transcribe  # noqa: E402  (after app exists)
 
 app.command()(transcribe)
+from greenlight.cli.subtitles_mt import translate  # noqa: E402
+
+app.command()(translate)
