@@ -10,6 +10,7 @@ import pytest
 
 from greenlight.core.errors import InvalidInput
 from greenlight.timedtext.model import Cue, FrameRate
+from greenlight.timedtext.profiles import qc_profile
 from greenlight.timedtext.segment import CueRules, TimedWord, break_lines, cues_from_words
 
 RULES = CueRules()
@@ -191,3 +192,8 @@ def test_rules_that_cannot_hold_are_refused() -> None:
         CueRules(min_duration_ms=8000, max_duration_ms=7000)
 
     assert refused.value.code == "timedtext.segment.bad_rules"
+
+
+def test_rules_taken_from_the_english_qc_profile_are_the_defaults() -> None:
+    assert CueRules.from_profile(qc_profile("en")) == CueRules()
+    assert CueRules.from_profile(qc_profile("en-children")).max_chars_per_second == 13

@@ -61,6 +61,7 @@ from greenlight.core.errors import InvalidInput
 from greenlight.core.settings import Settings
 from greenlight.timedtext.io import Format, dump_track
 from greenlight.timedtext.model import FrameRate, Track
+from greenlight.timedtext.profiles import qc_profile
 from greenlight.timedtext.segment import DEFAULT_FRAME_RATE, CueRules, TimedWord, cues_from_words
 
 MEDIA_IN = ("audio/wav", "audio/mpeg", "audio/mp4", "video/mp4", "video/quicktime")
@@ -75,6 +76,7 @@ _SUFFIXES: dict[Format, str] = {"srt": ".srt", "vtt": ".vtt", "ttml": ".ttml", "
 WORDS_TYPE = "application/json"
 
 MODEL = "whisper-tiny.en"
+ENGLISH = "en"  # the QC profile the events are cut for
 LANGUAGES = ("en",)
 SAMPLE_RATE = 16_000  # what Whisper listens at
 
@@ -197,7 +199,7 @@ class WhisperASRBackend:
             for segment in segments
             for word in segment["words"]
         ]
-        cues = cues_from_words(words, CueRules(), frame_rate)
+        cues = cues_from_words(words, CueRules.from_profile(qc_profile(ENGLISH)), frame_rate)
         progress(0.97, "writing subtitles")
 
         out_dir.mkdir(parents=True, exist_ok=True)

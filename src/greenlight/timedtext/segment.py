@@ -29,6 +29,7 @@ from itertools import pairwise
 
 from greenlight.core.errors import InvalidInput
 from greenlight.timedtext.model import Cue, FrameRate
+from greenlight.timedtext.profiles import QCProfile
 
 SENTENCE_ENDS = (".", "?", "!", "…")
 CLAUSE_ENDS = (",", ";", ":", "—", "–")
@@ -62,20 +63,34 @@ class TimedWord:
 class CueRules:
     """The numbers of a timed-text QC profile that shape events.
 
-    Defaults are the English adult profile: 42 characters a line, 2 lines,
-    17 characters a second, events from 5/6 s (833 ms) to 7 s, at least
-    2 frames between events, and gaps of 12 frames or less closed to 2.
+    Defaults are the English adult profile (:meth:`from_profile` takes any):
+    42 characters a line, 2 lines, 17 characters a second, events from 5/6 s
+    (834 ms) to 7 s, at least 2 frames between events, and gaps of 12 frames
+    or less closed to 2.
     ``pause_ms`` is the silence between words that ends a phrase.
     """
 
     max_chars_per_line: int = 42
     max_lines: int = 2
     max_chars_per_second: float = 17.0
-    min_duration_ms: int = 833
+    min_duration_ms: int = 834  # 5/6 s, rounded up to a whole millisecond
     max_duration_ms: int = 7000
     min_gap_frames: int = 2
     close_gap_frames: int = 12
     pause_ms: int = 500
+
+    @classmethod
+    def from_profile(cls, profile: QCProfile) -> CueRules:
+        """The numbers of a QC profile (:mod:`greenlight.timedtext.profiles`) as cue rules."""
+        return cls(
+            max_chars_per_line=int(profile.max_chars_per_line),
+            max_lines=profile.max_lines,
+            max_chars_per_second=float(profile.max_cps),
+            min_duration_ms=math.ceil(profile.min_duration * 1000),
+            max_duration_ms=math.floor(profile.max_duration * 1000),
+            min_gap_frames=profile.min_gap_frames,
+            close_gap_frames=profile.chaining_gap_frames,
+        )
 
     def __post_init__(self) -> None:
         if (
@@ -305,6 +320,9 @@ def _timed(
     """Events for the word groups: spoken span, then extended into the free time after it."""
     gap_ms = _frames_ms(rules.min_gap_frames, frame_rate)
     close_ms = _frames_ms(rules.close_gap_frames, frame_rate)
+    # QC counts the minimum in whole frames (20 at 23.976: 834.2 ms), so round up to a frame.
+    min_frames = math.ceil(Fraction(rules.min_duration_ms, 1000) * frame_rate.rate)
+    min_ms = max(rules.min_duration_ms, _frames_ms(min_frames, frame_rate))
     starts = [g[0].start_ms for g in groups]
     cues: list[Cue] = []
     for index, group in enumerate(groups):
@@ -312,7 +330,7 @@ def _timed(
         text = _display(group, rules)
         # Long enough to read and at least the minimum, never past the maximum.
         readable_ms = math.ceil(len(text.replace("\n", " ")) / rules.max_chars_per_second * 1000)
-        wanted = max(group[-1].end_ms, start + rules.min_duration_ms, start + readable_ms)
+        wanted = max(group[-1].end_ms, start + min_ms, start + readable_ms)
         end = min(wanted, start + rules.max_duration_ms)
         if index + 1 < len(groups):
             latest = starts[index + 1] - gap_ms
