@@ -85,6 +85,10 @@ class LocalModels:
     threads: int = 1
 
 
+LIKENESS_SCOPES = ("production", "studio")
+"""Whose enrolled faces and voices outputs are scanned for."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Paths and URLs for one Greenlight installation."""
@@ -96,6 +100,7 @@ class Settings:
     comfyui: ComfyUISettings = field(default_factory=ComfyUISettings)
     openai_images: OpenAIImagesSettings = field(default_factory=OpenAIImagesSettings)
     local_models: LocalModels = field(default_factory=LocalModels)
+    likeness_scope: str = "production"  # or "studio": every enrolled performer, any production
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +116,13 @@ class Settings:
         url = env.get("GREENLIGHT_DATABASE_URL") or f"sqlite:///{data_dir / 'greenlight.db'}"
         origin = env.get("GREENLIGHT_LEDGER_ORIGIN", DEFAULT_LEDGER_ORIGIN)
         http, comfyui, openai_images = _remote_from_env(env, data_dir)
+        scope = env.get("GREENLIGHT_LIKENESS_SCOPE", "production")
+        if scope not in LIKENESS_SCOPES:
+            raise InvalidInput(
+                f"GREENLIGHT_LIKENESS_SCOPE is {scope!r}; set it to 'production' (the "
+                "production's performers) or 'studio' (every enrolled performer).",
+                code="settings.bad_value",
+            )
         return cls(
             data_dir=data_dir,
             database_url=url,
@@ -119,6 +131,7 @@ class Settings:
             comfyui=comfyui,
             openai_images=openai_images,
             local_models=_local_models_from_env(env, data_dir),
+            likeness_scope=scope,
         )
 
     @property

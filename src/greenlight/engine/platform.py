@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
+from typing import cast
 
 from greenlight.backends import Backend, backend_for
 from greenlight.core.errors import NotFound
@@ -19,6 +20,7 @@ from greenlight.core.settings import Settings
 from greenlight.engine.commits import GroupCommit
 from greenlight.ledger import Ledger
 from greenlight.likeness import LikenessScanner, NoScan, default_scanner
+from greenlight.likeness.scan import Scope
 from greenlight.policy import CedarPolicy, PolicyEngine
 from greenlight.provenance import SigningIdentity, init_identity
 from greenlight.store import BlobStore, Database
@@ -72,7 +74,9 @@ class Platform:
             ledger=Ledger.open(settings, db),
             blobs=blobs,
             # Enrolled performers' faces and voices, when the face models are installed.
-            scanner=default_scanner(db, blobs, settings.keys_dir),
+            scanner=default_scanner(
+                db, blobs, settings.keys_dir, scope=cast(Scope, settings.likeness_scope)
+            ),
         )
         if create_identity:
             platform.ensure_identity()
