@@ -141,10 +141,11 @@ def test_bad_subtitles_and_inputs_are_refused(tmp_path: Path) -> None:
     broken = "1\n00:00:01,000 -> 00:00:02,000\nHola\n"
     with refused_as("backend.tts-espeak.unreadable") as caught:
         backend.check([subtitles_input(tmp_path, broken)], {})
-    assert caught.value.details["event"] == 1
+    assert caught.value.details["reason"] == "subtitles.unreadable"
     backwards = "1\n00:00:03,000 --> 00:00:02,000\nHola\n"
-    with refused("backend.tts-espeak.bad_timing"):
+    with refused_as("backend.tts-espeak.unreadable") as caught:
         backend.check([subtitles_input(tmp_path, backwards)], {})
+    assert caught.value.details["reason"] == "subtitles.end_before_start"
     image = BackendInput(tmp_path / "still.png", "plate", "image/png")
     with refused("backend.tts-espeak.unsupported_input"):
         backend.check([image], {})

@@ -34,7 +34,8 @@ from greenlight.backends.base import (
     Progress,
 )
 from greenlight.core.errors import InvalidInput
-from greenlight.timedtext.model import Cue, Track
+from greenlight.timedtext.io import read_track
+from greenlight.timedtext.model import Track
 
 Samples = npt.NDArray[np.float32]
 
@@ -49,7 +50,6 @@ MEDIA_OUT = ("audio/wav",)
 MAX_UTTERANCE_CHARS = 2000
 """Longest text said in one go; a subtitle cue is far shorter, a script page is not."""
 
-MAX_CUES = 20_000
 
 _MARKUP = re.compile(r"<[^>]*>|\{\\[^}]*\}")
 
@@ -135,61 +135,19 @@ def read_text(path: Path) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-_TIMING = re.compile(
-    r"^\s*(\d+):(\d{1,2}):(\d{1,2})[,.](\d{1,3})\s*-->\s*(\d+):(\d{1,2}):(\d{1,2})[,.](\d{1,3})"
-)
+def read_subtitles(backend: str, path: Path, language: str) -> Track:
+    """A subtitle file (SRT, WebVTT, TTML) as a :class:`Track` in ``language``.
 
-
-def read_subrip(path: Path, language: str, *, code: str = "subtitles") -> Track:
-    """A SubRip (.srt) file as a :class:`Track` in ``language``.
-
-    Refuses, with ``<code>.unreadable`` and the event's number, a timing line
-    that does not parse or an event that ends before it starts, rather than
-    dropping events silently.
+    Read by :mod:`greenlight.timedtext.io`; its refusal comes back under the
+    backend's code, ``backend.<name>.unreadable``, with the reader's code as
+    ``reason``, rather than dropping events silently.
     """
-    text = read_text(path).replace("\r\n", "\n").replace("\r", "\n")
-    cues: list[Cue] = []
-    for number, block in enumerate(re.split(r"\n\s*\n", text.strip()), start=1):
-        lines = [line for line in block.split("\n") if line.strip()]
-        if not lines:
-            continue
-        at = 1 if len(lines) > 1 and "-->" not in lines[0] else 0
-        match = _TIMING.match(lines[at])
-        if match is None:
-            raise InvalidInput(
-                f"Event {number} of {path.name} has no readable timing line "
-                "('00:00:01,000 --> 00:00:02,500'); fix the file and send it again.",
-                code=f"{code}.unreadable",
-                event=number,
-            )
-        h1, m1, s1, f1, h2, m2, s2, f2 = match.groups()
-        start = _ms(h1, m1, s1, f1)
-        end = _ms(h2, m2, s2, f2)
-        if end <= start:
-            raise InvalidInput(
-                f"Event {number} of {path.name} ends ({end} ms) before it starts ({start} ms); "
-                "fix its timing.",
-                code=f"{code}.bad_timing",
-                event=number,
-            )
-        cues.append(Cue(start, end, "\n".join(line.strip() for line in lines[at + 1 :])))
-        if len(cues) > MAX_CUES:
-            raise InvalidInput(
-                f"{path.name} has more than {MAX_CUES} events; split it.",
-                code=f"{code}.too_many_events",
-            )
-    if not cues:
+    try:
+        return read_track(path, language=language)
+    except InvalidInput as refused:
         raise InvalidInput(
-            f"{path.name} holds no subtitle event; check it is a SubRip (.srt) file.",
-            code=f"{code}.empty",
-        )
-    return Track(tuple(sorted(cues, key=lambda cue: cue.start_ms)), language)
-
-
-def _ms(hours: str, minutes: str, seconds: str, fraction: str) -> int:
-    # "1,5" means 500 ms in the SRT files some tools write.
-    millis = int(fraction.ljust(3, "0"))
-    return ((int(hours) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + millis
+            refused.message, code=f"backend.{backend}.unreadable", reason=refused.code
+        ) from None
 
 
 # Writing it out.
@@ -246,7 +204,7 @@ def plan_script(backend: str, inputs: Sequence[BackendInput], language: str) -> 
         if item.part == "text":
             lines.append((utterance(backend, read_text(item.path)), at, item.path.stem))
             continue
-        track = read_subrip(item.path, language, code=f"backend.{backend}")
+        track = read_subtitles(backend, item.path, language)
         for number, cue in enumerate(track.cues, start=1):
             said = spoken_text(cue.text)
             if said:  # an empty event has nothing to dub; the others keep their numbers

@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from greenlight.backends._speech import read_subrip
 from greenlight.cli._common import console, friendly_errors
 from greenlight.core.errors import InvalidInput
 from greenlight.localization.dubbing import ENGINES, DubReport, Limits, dub_video
+from greenlight.timedtext.io import read_track
 
 
 @friendly_errors
@@ -65,7 +65,7 @@ def dub(
         raise InvalidInput(f"There is no video at {video}; check the path.", code="dub.no_video")
     if fit not in ("natural", "fill"):
         raise InvalidInput(f"--fit must be natural or fill, not {fit!r}.", code="dub.bad_fit")
-    track = read_subrip(subtitles, language, code="dub.subtitles")
+    track = read_track(subtitles, language=language)
     report = dub_video(
         video,
         track,
