@@ -115,3 +115,24 @@ def test_the_evidence_frame_has_the_box_drawn() -> None:
     assert evidence.shape == image.shape
     edge = evidence[face.box.top + face.box.height // 2, face.box.left]
     assert tuple(edge) == (255, 0, 0)  # red, in RGB
+
+
+def test_a_face_still_in_its_place_keeps_its_encoding_and_a_moved_one_is_encoded() -> None:
+    image = photos.astronaut()
+    (face,) = faces.find_faces(image)
+    marker = np.full(128, 0.25, np.float32)  # not an encoding the network would give
+    stayed = faces.Face(box=face.box, score=1.0, encoding=marker)
+    (again,) = faces.find_faces(image, known=[stayed])
+    assert again.encoding is marker  # the encoder did not run again
+    elsewhere = faces.Face(
+        box=faces.Box(0, 0, face.box.width // 2, face.box.height // 2), score=1.0, encoding=marker
+    )
+    (fresh,) = faces.find_faces(image, known=[elsewhere])
+    assert np.allclose(fresh.encoding, face.encoding)
+
+
+def test_box_overlap_is_intersection_over_union() -> None:
+    box = faces.Box(10, 10, 100, 100)
+    assert faces.overlap(box, box) == 1.0
+    assert faces.overlap(box, faces.Box(200, 200, 50, 50)) == 0.0
+    assert faces.overlap(box, faces.Box(60, 10, 100, 100)) == pytest.approx(50 / 150)

@@ -146,6 +146,10 @@ def media_kind(path: Path) -> str:
     return "other"
 
 
+REENCODE_EVERY = 4
+"""Sampled frames after which a shot's faces are encoded again even if they stayed put."""
+
+
 def face_hits(
     path: Path,
     gallery: Gallery,
@@ -169,8 +173,17 @@ def face_hits(
     else:
         return
     owners = np.asarray(gallery.talent_ids)
-    for frame in frames:
-        for face in faces.find_faces(frame.image, upsample=upsample, detect_width=detect_width):
+    in_shot: list[faces.Face] = []  # faces encoded since the last cut, reused when still there
+    for number, frame in enumerate(frames):
+        # A cut, or every few samples anyway, encodes every face afresh: someone
+        # stepping into another's place mid-shot is seen within seconds.
+        if frame.shot_change or number % REENCODE_EVERY == 0:
+            in_shot = []
+        found_here = faces.find_faces(
+            frame.image, upsample=upsample, detect_width=detect_width, known=in_shot
+        )
+        in_shot = found_here
+        for face in found_here:
             found = faces.distances(face.encoding, gallery.vectors)
             # The nearest vector of each performer decides for them.
             for talent_id in dict.fromkeys(gallery.talent_ids):
