@@ -136,3 +136,20 @@ def test_box_overlap_is_intersection_over_union() -> None:
     assert faces.overlap(box, box) == 1.0
     assert faces.overlap(box, faces.Box(200, 200, 50, 50)) == 0.0
     assert faces.overlap(box, faces.Box(60, 10, 100, 100)) == pytest.approx(50 / 150)
+
+
+@pytest.mark.slow  # two spawned processes load the face models
+def test_a_long_video_scanned_in_stretches_side_by_side_finds_the_same_frames(
+    tmp_path: Path, reference: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenlight.likeness import scan
+
+    monkeypatch.setattr(scan, "SPLIT_SECONDS", 1.5)  # a 4 s clip counts as long here
+    video = photos.clip(tmp_path / "clip.mp4", fps=12, seconds=4, face_from=12, face_to=36)
+    gallery = Gallery("face", faces.MODEL, ("talent_astronaut",) * len(reference), reference)
+    alone = list(face_hits(video, gallery, every_seconds=0.5))
+    split = list(face_hits(video, gallery, every_seconds=0.5, processes=2))
+    assert [h.frame for h in split] == [h.frame for h in alone] == [12, 18, 24, 30]
+    assert [h.box for h in split] == [h.box for h in alone]
+    # One best sighting per stretch keeps its frame for the evidence; the rest do not.
+    assert sum(h.image is not None for h in split) == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -98,6 +100,10 @@ def scan_command(
         bool, typer.Option("--studio", help="Look for every enrolled performer of the studio.")
     ] = False,
     every: Annotated[float, typer.Option(help="Seconds between sampled video frames.")] = 1.0,
+    processes: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Processes for a long video, scanned in stretches."),
+    ] = os.cpu_count() or 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Look for enrolled performers in a file (legal or admin on the production): every
@@ -119,11 +125,13 @@ def scan_command(
         faces_gallery, voice_gallery = scanner.galleries(
             ScanContext(production_id=prod.id), voices=audio
         )
-        hits: list[Hit] = list(
+        found = (
             voice_hits(file, voice_gallery)
             if audio and voice_gallery is not None
-            else face_hits(file, faces_gallery, every_seconds=every)
+            else face_hits(file, faces_gallery, every_seconds=every, skim=True, processes=processes)
         )
+        # Sightings only: the frames they were seen in are not kept for a listing.
+        hits: list[Hit] = [replace(h, image=None) for h in found]
     rows: list[dict[str, Any]] = [
         {
             "talent": h.talent_id,

@@ -279,7 +279,13 @@ _THUMB = (48, 27)
 
 
 def sample_frames(
-    path: Path, *, every_seconds: float = 1.0, shot_changes: bool = True, skim: bool = False
+    path: Path,
+    *,
+    every_seconds: float = 1.0,
+    shot_changes: bool = True,
+    skim: bool = False,
+    start: float = 0.0,
+    end: float | None = None,
 ) -> Iterator[Frame]:
     """The frames of a video to scan: one every ``every_seconds`` and the first of
     each new shot, in order, with their numbers and times (seconds).
@@ -289,6 +295,9 @@ def sample_frames(
     ``skim`` decodes only the frames others are predicted from (about half of an
     H.264 stream's; all of an intra-only one's), so a sample or a cut may be
     taken a frame or two late; decoding is then about twice as fast.
+
+    ``start`` and ``end`` (seconds) scan only that stretch: decoding starts at
+    the key frame before ``start``, so stretches can be scanned side by side.
     """
     import av
 
@@ -307,12 +316,20 @@ def sample_frames(
             stream.codec_context.skip_frame = "NONREF"
         rate = float(stream.average_rate or stream.guessed_rate or 24)
         base = stream.time_base
-        next_due = 0.0
+        next_due = start
         previous: npt.NDArray[np.int16] | None = None
+        first = 0
+        if start > 0 and base:
+            container.seek(int(start / base), stream=stream, backward=True)
+            first = -1  # numbers come from times once decoding starts mid-file
         for count, frame in enumerate(container.decode(stream)):
             time = float(frame.pts * base) if frame.pts is not None and base else count / rate
-            # Skimming skips frames: the frame's number comes from its time.
-            index = round(time * rate) if skim else count
+            if time < start - 1e-6:
+                continue
+            if end is not None and time >= end - 1e-6:
+                break
+            # Skimming or seeking skips frames: the frame's number comes from its time.
+            index = round(time * rate) if skim or first < 0 else count
             changed = False
             if shot_changes:
                 thumb = frame.reformat(width=_THUMB[0], height=_THUMB[1], format="gray")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -158,12 +158,26 @@ def face_hits(
     detect_width: int | None = faces.DETECT_WIDTH,
     upsample: int = 1,
     skim: bool = False,
+    processes: int = 1,
 ) -> Iterator[Hit]:
     """Every face in an image or in a video's sampled frames that matches someone in
-    ``gallery`` (distance at most :data:`faces.THRESHOLD`), frame by frame."""
+    ``gallery`` (distance at most :data:`faces.THRESHOLD`), frame by frame.
+
+    With ``processes`` above 1, a video longer than :data:`SPLIT_SECONDS` a
+    process is cut into that many stretches scanned side by side; the hits come
+    back in time order, and of each stretch only each performer's best sighting
+    keeps its frame (the evidence), so a feature's hits do not fill memory.
+    """
     if len(gallery) == 0:
         return
     kind = media_kind(path)
+    if kind == "video" and processes > 1:
+        stretches = _stretches(path, processes)
+        if len(stretches) > 1:
+            yield from _side_by_side(
+                path, gallery, stretches, (every_seconds, detect_width, upsample, skim)
+            )
+            return
     if kind == "image":
         frames: Iterator[faces.Frame] = iter(
             [faces.Frame(0, 0.0, faces.read_image(path), shot_change=False)]
@@ -172,6 +186,16 @@ def face_hits(
         frames = faces.sample_frames(path, every_seconds=every_seconds, skim=skim)
     else:
         return
+    yield from _hits_in(frames, gallery, detect_width=detect_width, upsample=upsample)
+
+
+SPLIT_SECONDS = 120.0
+"""The shortest stretch of video worth a process of its own (a worker starts in about 2 s)."""
+
+
+def _hits_in(
+    frames: Iterator[faces.Frame], gallery: Gallery, *, detect_width: int | None, upsample: int
+) -> Iterator[Hit]:
     owners = np.asarray(gallery.talent_ids)
     in_shot: list[faces.Face] = []  # faces encoded since the last cut, reused when still there
     for number, frame in enumerate(frames):
@@ -199,6 +223,58 @@ def face_hits(
                         box=face.box,
                         image=frame.image,
                     )
+
+
+def _stretches(path: Path, processes: int) -> list[tuple[float, float | None]]:
+    """``path`` cut into up to ``processes`` stretches of at least SPLIT_SECONDS."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            seconds = float(container.duration or 0) / av.time_base
+    except (av.error.FFmpegError, OSError):
+        return [(0.0, None)]  # unreadable: the one-process scan says why
+    count = max(1, min(processes, int(seconds // SPLIT_SECONDS)))
+    size = seconds / count
+    return [(i * size, None if i == count - 1 else (i + 1) * size) for i in range(count)]
+
+
+def _side_by_side(
+    path: Path,
+    gallery: Gallery,
+    stretches: list[tuple[float, float | None]],
+    options: tuple[float, int | None, int, bool],
+) -> Iterator[Hit]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Spawned, not forked: the caller may be a server with threads holding locks.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(stretches), mp_context=spawn) as pool:
+        jobs = [
+            pool.submit(_stretch_hits, path, gallery, start, end, options)
+            for start, end in stretches
+        ]
+        for job in jobs:
+            yield from job.result()
+
+
+def _stretch_hits(
+    path: Path,
+    gallery: Gallery,
+    start: float,
+    end: float | None,
+    options: tuple[float, int | None, int, bool],
+) -> list[Hit]:
+    every_seconds, detect_width, upsample, skim = options
+    frames = faces.sample_frames(path, every_seconds=every_seconds, skim=skim, start=start, end=end)
+    hits = list(_hits_in(frames, gallery, detect_width=detect_width, upsample=upsample))
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        if hit.talent_id not in best or hit.distance < best[hit.talent_id].distance:
+            best[hit.talent_id] = hit
+    keep = {id(hit) for hit in best.values()}
+    return [hit if id(hit) in keep else replace(hit, image=None) for hit in hits]
 
 
 def voice_hits(path: Path, gallery: Gallery) -> Iterator[Hit]:
