@@ -17,8 +17,10 @@ directions at the norm of real encodings), so matching costs what it would.
   ``NAIVE_FRAMES`` frames around a cut into a shot with the face.
 
 Extrapolates both to a 2-hour feature (172,800 frames), scanned at one frame a
-second (7,200 frames), in one process and in two (the film cut in halves, one
-per core; measured by running two scans at once). Goal: under 5 minutes.
+second (7,200 frames), in one process and in two: ``face_hits(...,
+processes=2)`` cuts a long film in halves scanned side by side, and its steady
+pace is measured here by running two scans of the clip at once (a worker's
+start-up, about 2 s, is nothing next to a feature). Goal: under 5 minutes.
 Run: ``.venv/bin/python bench/bench_likeness.py``.
 """
 
