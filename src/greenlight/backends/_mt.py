@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from greenlight.backends._http import write_all
-from greenlight.backends.base import BackendInput, Parameter, bad_parameter
+from greenlight.backends.base import BackendInput, Capabilities, Parameter, bad_parameter
 from greenlight.core.errors import InvalidInput
 from greenlight.localization.glossary import (
     GlossaryEntry,
@@ -59,6 +59,17 @@ MAX_SUBTITLE_BYTES = 20 * 1024 * 1024
 
 Engine = Callable[[list[str]], list[str]]
 """Translates a batch of segments, in order, one translation per segment."""
+
+
+def capabilities(*, remote: bool) -> Capabilities:
+    """What every subtitle-translation backend declares; ``remote`` when a vendor runs it."""
+    return Capabilities(
+        tasks=("translate_subtitles",),
+        media_in={"subtitles": SUBTITLE_TYPES},
+        media_out=(*SUBTITLE_TYPES, REPORT),
+        parameters=parameters(),
+        remote=remote,
+    )
 
 
 def parameters() -> tuple[Parameter, ...]:

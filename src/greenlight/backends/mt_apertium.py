@@ -36,7 +36,6 @@ from greenlight.backends.base import (
     BackendInput,
     BackendOutput,
     BackendResult,
-    Capabilities,
     Progress,
     check_parameters,
     no_progress,
@@ -217,14 +216,7 @@ class ApertiumBackend:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
-        self.capabilities = Capabilities(
-            tasks=("translate_subtitles",),
-            media_in={"subtitles": _mt.SUBTITLE_TYPES},
-            media_out=(*_mt.SUBTITLE_TYPES, _mt.REPORT),
-            parameters=_mt.parameters(),
-            seeded=False,
-            remote=False,
-        )
+        self.capabilities = _mt.capabilities(remote=False)
 
     def check(
         self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any]

@@ -40,7 +40,6 @@ from greenlight.backends.base import (
     BackendInput,
     BackendOutput,
     BackendResult,
-    Capabilities,
     Progress,
     check_parameters,
     no_progress,
@@ -95,14 +94,7 @@ class HttpMTBackend:
     ) -> None:
         self.settings = settings if settings is not None else Settings.from_env()
         self.vendor = vendor if vendor is not None else MTVendorSettings.from_env()
-        self.capabilities = Capabilities(
-            tasks=("translate_subtitles",),
-            media_in={"subtitles": _mt.SUBTITLE_TYPES},
-            media_out=(*_mt.SUBTITLE_TYPES, _mt.REPORT),
-            parameters=_mt.parameters(),
-            seeded=False,
-            remote=True,
-        )
+        self.capabilities = _mt.capabilities(remote=True)
 
     def check(
         self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any]
