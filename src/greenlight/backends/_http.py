@@ -27,7 +27,6 @@ import math
 import random
 import re
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from greenlight.backends.base import all_or_nothing
 from greenlight.core.errors import InvalidInput, Unavailable
 from greenlight.core.settings import HttpPolicy
 
@@ -411,29 +411,11 @@ def checked_image(service: VendorService, data: bytes, what: str) -> ReceivedIma
 
 
 def write_all(out_dir: Path, files: Sequence[tuple[str, bytes]]) -> list[Path]:
-    """Write every ``(name, data)`` into ``out_dir``, all or none.
-
-    Each file goes to a hidden temporary name first; only when all are written
-    are they renamed into place, and on any failure every one is removed.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    batch = uuid.uuid4().hex[:8]
-    staged: list[tuple[Path, Path]] = []
-    placed: list[Path] = []
-    try:
+    """Write every ``(name, data)`` into ``out_dir``, all or none (see :func:`all_or_nothing`)."""
+    with all_or_nothing(out_dir) as staged:
         for name, data in files:
-            final = out_dir / name
-            temporary = out_dir / f".{name}.{batch}.partial"
-            staged.append((temporary, final))
-            temporary.write_bytes(data)
-        for temporary, final in staged:
-            temporary.replace(final)
-            placed.append(final)
-    except BaseException:
-        for path in [t for t, _ in staged] + placed:
-            path.unlink(missing_ok=True)
-        raise
-    return placed
+            staged.path(name).write_bytes(data)
+    return [final for _, final in staged.pairs]
 
 
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}

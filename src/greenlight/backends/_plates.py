@@ -36,7 +36,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from greenlight.backends.base import BackendInput, BackendOutput, Progress, bad_parameter
+from greenlight.backends.base import (
+    BackendInput,
+    BackendOutput,
+    Progress,
+    all_or_nothing,
+    bad_parameter,
+)
 from greenlight.core.errors import InvalidInput
 
 Pixels = npt.NDArray[Any]
@@ -435,20 +441,12 @@ def clean_plates(
 
     Nothing is left in ``out_dir`` unless every output was written.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[Path, Path]] = []  # (temporary, final)
-    try:
+    with all_or_nothing(out_dir) as staged:
+        written = staged.pairs  # (temporary, final), renamed together at the end
         if cleanup.clip is not None:
             outputs, usage = _clean_clip(cleanup, inputs, out_dir, fill, progress, written)
         else:
             outputs, usage = _clean_stills(cleanup, inputs, out_dir, fill, progress, written)
-        for temporary, final in written:
-            temporary.replace(final)
-    except BaseException:
-        for temporary, final in written:
-            temporary.unlink(missing_ok=True)
-            final.unlink(missing_ok=True)
-        raise
     return outputs, usage
 
 

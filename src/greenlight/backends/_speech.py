@@ -32,6 +32,7 @@ from greenlight.backends.base import (
     BackendOutput,
     BackendResult,
     Progress,
+    all_or_nothing,
 )
 from greenlight.core.errors import InvalidInput
 from greenlight.timedtext.io import read_track
@@ -231,27 +232,15 @@ def speak_script(
     Files are written under temporary names and renamed once all are done, so a
     failed run leaves nothing behind.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[Path, Path]] = []
     outputs: list[BackendOutput] = []
     seconds = 0.0
-    try:
+    with all_or_nothing(out_dir) as staged:
         for done, (text, at, stem) in enumerate(script.lines, start=1):
             speech = voice.say(text)
             seconds += speech.seconds
-            final = out_dir / f"{stem}.wav"
-            temporary = out_dir / f".{final.name}.partial"
-            written.append((temporary, final))
-            write_wav(temporary, speech)
-            outputs.append(BackendOutput(final, "audio/wav", (at,)))
+            write_wav(staged.path(f"{stem}.wav"), speech)
+            outputs.append(BackendOutput(out_dir / f"{stem}.wav", "audio/wav", (at,)))
             progress(done / len(script.lines), f"line {done} of {len(script.lines)}")
-        for temporary, final in written:
-            temporary.replace(final)
-    except BaseException:
-        for temporary, final in written:
-            temporary.unlink(missing_ok=True)
-            final.unlink(missing_ok=True)
-        raise
     usage: dict[str, Any] = {
         "voice_kind": VOICE_KIND,
         "voice": voice.name,

@@ -8,7 +8,8 @@ lifecycle that calls it, so a backend can be tested, and swapped, on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -296,3 +297,36 @@ def stored_parameters(checked: Mapping[str, Any], seed: int | None) -> dict[str,
     if seed is not None:
         kept[SEED] = seed
     return kept
+
+
+class Staged:
+    """Outputs written under temporary names, to be renamed into place all together."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.pairs: list[tuple[Path, Path]] = []  # (temporary, final)
+
+    def path(self, name: str) -> Path:
+        """Where to write the output that will be called ``name``: a hidden temporary file."""
+        final = self.out_dir / name
+        temporary = self.out_dir / f".{name}.partial"
+        self.pairs.append((temporary, final))
+        return temporary
+
+
+@contextmanager
+def all_or_nothing(out_dir: Path) -> Iterator[Staged]:
+    """Write a run's outputs through :meth:`Staged.path`; when the block ends they are
+    renamed into place together, and if it fails every one of them is removed, so a
+    failed run never leaves half its outputs behind."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staged = Staged(out_dir)
+    try:
+        yield staged
+        for temporary, final in staged.pairs:
+            temporary.replace(final)
+    except BaseException:
+        for temporary, final in staged.pairs:
+            temporary.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
+        raise
