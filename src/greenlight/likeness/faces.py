@@ -44,10 +44,13 @@ _SOFTNESS = 0.04
 # of fabric); real faces in our test photos score above 0.9.
 MIN_DETECTION_SCORE = 0.3
 DETECT_WIDTH = 640
-# Within one shot, a face found a second later in nearly the same place is taken
-# to be the same face (its encoding is reused): at one sample a second, a face
-# rarely moves far enough between samples for two people to swap boxes.
-SAME_FACE_OVERLAP = 0.6
+# Within one shot, a face found a second later in much the same place is taken to
+# be the same face (its encoding is reused). HOG boxes come in pyramid steps (175
+# then 209 px for one face) and a face drifts between samples a second apart, so
+# the same face overlaps itself by about half; two people would rarely swap into
+# each other's place that closely within a second, and every face is encoded
+# afresh at each cut and every few samples anyway.
+SAME_FACE_OVERLAP = 0.4
 
 Encoding = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]  # H x W x 3, RGB
