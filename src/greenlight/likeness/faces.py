@@ -335,8 +335,7 @@ def sample_frames(
             index = round(time * rate) if skim or first < 0 else count
             changed = False
             if shot_changes:
-                thumb = frame.reformat(width=_THUMB[0], height=_THUMB[1], format="gray")
-                grey = thumb.to_ndarray().astype(np.int16)
+                grey = _thumbnail(frame)
                 if previous is not None:
                     changed = float(np.abs(grey - previous).mean()) > SHOT_CHANGE
                 previous = grey
@@ -344,6 +343,28 @@ def sample_frames(
                 next_due = time + every_seconds
                 rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
                 yield Frame(index, time, rgb, changed)
+
+
+# 8-bit formats whose first plane is the picture's luma, one byte a pixel.
+_LUMA_FIRST = frozenset(
+    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
+)
+
+
+def _thumbnail(frame: Any) -> npt.NDArray[np.int16]:
+    """A coarse grey picture of ``frame`` (about 48 x 27) for the cut test.
+
+    Read straight off the luma plane on a grid, with no scaling pass: that pass
+    cost more than decoding the frame did. Other pixel formats are scaled.
+    """
+    plane = frame.planes[0] if frame.format.name in _LUMA_FIRST else None
+    if plane is not None and plane.buffer_size >= plane.height * plane.line_size:
+        step = max(1, plane.width // _THUMB[0])
+        size = plane.height * plane.line_size
+        luma = np.frombuffer(plane, np.uint8, count=size).reshape(plane.height, plane.line_size)
+        return luma[::step, : plane.width : step].astype(np.int16)
+    thumb = frame.reformat(width=_THUMB[0], height=_THUMB[1], format="gray")
+    return np.asarray(thumb.to_ndarray(), dtype=np.int16)
 
 
 def draw_box(image: Image, box: Box, label: str) -> bytes:
