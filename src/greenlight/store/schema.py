@@ -769,3 +769,25 @@ translation_memory = Table(
     _ref("approved_by", "people.id"),
     Column("approved_at", UTCDateTime(), nullable=False),
 )
+
+# --- human post-edit (migration 0009) ---------------------------------------------
+
+# Each change a post-editor made to one event of a translated subtitle output while
+# its request was in review: the text before and after, how far apart they are
+# (Levenshtein distance in characters and in words), who and when. The output's
+# signed bytes never change; the edited track is the output with these applied.
+subtitle_edits = Table(
+    "subtitle_edits",
+    metadata,
+    Column("id", Index64, primary_key=True, autoincrement=True),
+    _ref("request_id", "generation_requests.id"),
+    _ref("asset_id", "assets.id"),
+    Column("event", Integer, nullable=False),  # 1-based, in the track's time order
+    Column("before_text", Text, nullable=False),
+    Column("after_text", Text, nullable=False),
+    Column("char_distance", Integer, nullable=False),
+    Column("word_distance", Integer, nullable=False),
+    _ref("edited_by", "people.id"),
+    Column("edited_at", UTCDateTime(), nullable=False),
+    Index("ix_subtitle_edits_request", "request_id", "asset_id", "event"),
+)
