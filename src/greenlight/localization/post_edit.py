@@ -116,6 +116,7 @@ class EventLine:
     machine: str  # the output's own (signed) text
     current: str  # the latest edit's text, else the machine's
     history: tuple[SubtitleEdit, ...]  # oldest first
+    warnings: tuple[str, ...] = ()  # what the text rules of QC say of the current text
 
     @property
     def edited(self) -> bool:
@@ -457,9 +458,11 @@ def event_lines(
     for edit in edits_for(conn, request_id, asset_id=asset.id):
         history.setdefault(edit.event, []).append(edit)
     rate = track.frame_rate or DEFAULT_FRAME_RATE
+    profile = _profile_for(_target_language(request, track))
     lines = []
     for number, cue in enumerate(track.cues, 1):
         edits = tuple(history.get(number, ()))
+        current = edits[-1].after if edits else cue.text
         lines.append(
             EventLine(
                 event=number,
@@ -468,8 +471,9 @@ def event_lines(
                 timecode=timecode(cue.start_ms, rate),
                 source=sources[number - 1],
                 machine=cue.text,
-                current=edits[-1].after if edits else cue.text,
+                current=current,
                 history=edits,
+                warnings=text_warnings(replace(cue, text=current), profile, track),
             )
         )
     return lines

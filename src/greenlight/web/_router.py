@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from greenlight.engine.platform import Platform
 from greenlight.web._home import home_router
 from greenlight.web._login import login_router
+from greenlight.web._post_edit import post_edit_router
 from greenlight.web._requests import requests_router
 from greenlight.web._review import review_router
 from greenlight.web._rights import rights_router
@@ -24,6 +25,7 @@ def pages(platform: Platform) -> APIRouter:
     router.include_router(home_router(platform))
     router.include_router(requests_router(platform))
     router.include_router(review_router(platform))
+    router.include_router(post_edit_router(platform))
     router.include_router(rights_router(platform))
     router.include_router(static_router())
     return router
