@@ -13,6 +13,7 @@ from greenlight.api.routes import (
     requests,
     rights,
     runs,
+    subtitle_edits,
     vendors,
     watchlist,
 )
@@ -32,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     assets.router,
     ledger.router,
     runs.router,
+    subtitle_edits.router,
 )
 
 __all__ = ["ROUTERS"]
