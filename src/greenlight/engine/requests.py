@@ -214,7 +214,7 @@ def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submissi
             }
         ],
         # Every request is disclosed to the studio, whatever the policy said.
-        disclosures: [disclosure_row(request, tool, found.document.production.studio_contact)],
+        disclosures: [_disclosed(request, tool, found)],
     }
     if job is not None:
         rows[jobs] = [{**job.model_dump(exclude={"runs"}), "created_at": now, "updated_at": now}]
@@ -255,6 +255,7 @@ class _Gathered:
     parameters: dict[str, Any]
     iteration: int
     now: datetime
+    voice_kind: str | None = None  # a speaking backend's voice: "generic" or "imitated"
 
 
 def _gather(
@@ -297,8 +298,10 @@ def _gather(
         )
     iteration = _iteration(conn, production.id, draft.previous_request_id)  # rechecked on write
     parameters = dict(draft.parameters)
+    voice_kind = None
     if tool.backend is not None:
         backend = platform.backends(tool.backend)
+        voice_kind = backend.capabilities.extra.get("voice_kind")
         given, seed = call_parameters(tool.backend, backend.capabilities, parameters, draft.prompt)
         checked = backend.check(
             [asset_store.backend_input(platform, a, part) for a, part in inputs], given
@@ -317,7 +320,17 @@ def _gather(
         inputs=[a for a, _ in inputs],
         now=now,
     )
-    return _Gathered(document, tool, talent, consents, inputs, parameters, iteration, now)
+    return _Gathered(
+        document, tool, talent, consents, inputs, parameters, iteration, now, voice_kind
+    )
+
+
+def _disclosed(request: GenerationRequest, tool: Tool, found: _Gathered) -> dict[str, Any]:
+    """The request's disclosure row; a synthetic voice is named as such (generic or imitated)."""
+    row = disclosure_row(request, tool, found.document.production.studio_contact)
+    if found.voice_kind is not None:
+        row["summary"]["synthetic_voice"] = found.voice_kind
+    return row
 
 
 def _still_in_force(conn: Connection, consent_ids: Sequence[str]) -> None:

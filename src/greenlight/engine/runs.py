@@ -30,11 +30,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from greenlight.accounts import Access
-from greenlight.backends import BackendInput, BackendResult
+from greenlight.backends import Backend, BackendInput, BackendResult
 from greenlight.backends.base import call_parameters
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState, Role
-from greenlight.core.errors import Conflict, Forbidden, GreenlightError
+from greenlight.core.errors import Conflict, Forbidden, GreenlightError, InvalidInput
 from greenlight.core.ids import new_id
 from greenlight.core.models import Asset, RequestDetail
 from greenlight.engine import assets as asset_store
@@ -45,6 +45,8 @@ from greenlight.engine.platform import Platform
 from greenlight.engine.queue import Heartbeat, Lease, LeaseLost, QueueSettings, Stopped
 from greenlight.engine.requests import load_detail, load_request
 from greenlight.likeness import ScanContext, ScanResult, record_findings
+from greenlight.localization import glossary, memory
+from greenlight.localization.glossary import language_tag
 from greenlight.provenance import (
     CredentialFacts,
     Governance,
@@ -55,12 +57,15 @@ from greenlight.provenance import (
 )
 from greenlight.rights import consents_for, get_tool
 from greenlight.store.schema import consents, jobs, runs
+from greenlight.timedtext.io import read_track
 
 log = logging.getLogger("greenlight.runs")
 
 WORKER = "system:worker"
 # The ledger events that let work start: the grant a credential points back to.
 _GRANTS = ("policy.allowed", "approval.complete")
+# The translation parameters the engine fills from the production when a request has none.
+_GLOSSARY, _MEMORY = "glossary", "memory"
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,7 @@ def execute(
                 parameters, seed = call_parameters(
                     started.backend, backend.capabilities, started.parameters, started.prompt
                 )
+                parameters = _production_references(platform, started, backend, inputs, parameters)
                 result = executor.run(
                     started.backend,
                     inputs,
@@ -307,6 +313,49 @@ def execute(
             return load_detail(conn, started.request_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _production_references(
+    platform: Platform,
+    started: Started,
+    backend: Backend,
+    inputs: list[BackendInput],
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
+    """A subtitle translation's parameters with the production's glossary and translation
+    memory filled in where the request gave none.
+
+    Looked up here, as the run starts, rather than at submit: the glossary in force and
+    every translation approved while the request waited are the ones used, the request
+    stays small, and the run's recorded parameters say exactly what went in.
+    """
+    declared = {p.name for p in backend.capabilities.parameters}
+    wanted = {_GLOSSARY, _MEMORY} & (declared - set(parameters))
+    if "translate_subtitles" not in backend.capabilities.tasks or not wanted:
+        return parameters
+    production = started.governance.production
+    try:
+        source = language_tag(str(parameters["source"]))
+        target = language_tag(str(parameters["target"]))
+    except (KeyError, InvalidInput):
+        return parameters  # the backend refuses these itself, with its own code
+    filled = dict(parameters)
+    with platform.db.read() as conn:
+        if _GLOSSARY in wanted:
+            filled[_GLOSSARY] = glossary.as_parameter(
+                glossary.entries_for(conn, production, target)
+            )
+        subtitles = [i for i in inputs if i.part == "subtitles"]
+        if _MEMORY in wanted and len(subtitles) == 1:
+            try:
+                track = read_track(subtitles[0].path, language=source)
+            except InvalidInput:
+                return filled  # unreadable: the backend says why
+            texts = [cue.text for cue in track.cues]
+            filled[_MEMORY] = memory.as_parameter(
+                memory.lookup(conn, production, source, target, texts)
+            )
+    return filled
 
 
 def _materialize(
@@ -425,6 +474,8 @@ def finish_run(
                         {"asset": a.id, "sha256": a.sha256, "media_type": a.media_type}
                         for a in made
                     ],
+                    # A spoken output says on the record whose voice it is: generic or imitated.
+                    **_voice(result),
                 },
             )
             record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
@@ -442,6 +493,11 @@ def finish_run(
             else:
                 _scanned(conn, platform, request_id, scan, actor)
             return load_detail(conn, request_id)
+
+
+def _voice(result: BackendResult) -> dict[str, Any]:
+    kind = result.usage.get("voice_kind")
+    return {} if kind is None else {"voice_kind": kind}
 
 
 def _revoked_since(conn: Any, consent_ids: tuple[str, ...]) -> list[str]:

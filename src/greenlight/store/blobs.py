@@ -355,20 +355,25 @@ def sniff_media_type(head: bytes, declared: str | None) -> str:
     """The media type of an upload, judged from its first bytes (about :data:`SNIFF_BYTES`).
 
     Knows PNG, JPEG, WebP, TIFF, OpenEXR, WAV, MP3, MP4/M4A/MOV, SubRip, WebVTT,
-    TTML and JSON. ``declared`` (the client's Content-Type, may be ``None``) must
+    TTML and JSON, and UTF-8 plain text when it is declared ``text/plain`` (a line
+    for speech, say). ``declared`` (the client's Content-Type, may be ``None``) must
     agree with the content, else ``upload.type_mismatch``; content we do not know
     is ``upload.unsupported_type``.
     """
+    claim = (declared or "").split(";")[0].strip().lower()
+    claim = _ALIASES.get(claim, claim)
     found = _sniff(head)
+    if found is None and claim == "text/plain" and _is_plain_text(head):
+        # Plain text has no signature of its own: taken only when sent as text.
+        return "text/plain"
     if found is None:
         raise InvalidInput(
             "The file is not a type Greenlight accepts (images: PNG, JPEG, WebP, TIFF, "
             "EXR; audio: WAV, MP3, M4A; video: MP4, MOV; subtitles: SRT, WebVTT, TTML; "
-            "JSON); convert it to one of these and upload it again.",
+            "JSON; UTF-8 text sent as text/plain); convert it to one of these and upload "
+            "it again.",
             code="upload.unsupported_type",
         )
-    claim = (declared or "").split(";")[0].strip().lower()
-    claim = _ALIASES.get(claim, claim)
     if claim in _GENERIC or claim == found:
         return found
     if claim == "text/plain" and found in _TEXT_TYPES:
@@ -436,6 +441,15 @@ def _sniff_text(head: bytes) -> str | None:
     if body.startswith(("{", "[")):
         return "application/json"
     return None
+
+
+def _is_plain_text(head: bytes) -> bool:
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    text = text.removeprefix("\ufeff")
+    return bool(text.strip()) and all(c.isprintable() or c in "\t\r\n" for c in text)
 
 
 def check_image(path: Path, *, max_pixels: int = 80_000_000) -> tuple[int, int]:
