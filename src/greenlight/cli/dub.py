@@ -1,4 +1,11 @@
-"""``greenlight dub``: a translated subtitle file spoken and muxed with the video as a new track."""
+"""``greenlight dub``: a translated subtitle file spoken and muxed with the video as a new track.
+
+With ``--request --production P --as EMAIL`` the subtitles go through the
+production's lifecycle instead (``cli/_localization.py``): a dubbing request
+for the production's text-to-speech tool, judged by policy (a performer named
+with ``--talent`` needs their voice consent), one signed WAV per line left in
+review; the video stays out of it and is muxed locally once the lines pass.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from greenlight.cli._common import console, friendly_errors
+from greenlight.cli._localization import AsRequest, RequestAs, refuse_output, submit_and_run
+from greenlight.core.enums import UseCase
 from greenlight.core.errors import InvalidInput
 from greenlight.localization.dubbing import ENGINES, DubReport, Limits, dub_video
 from greenlight.timedtext.io import read_track
@@ -18,14 +27,20 @@ from greenlight.timedtext.io import read_track
 
 @friendly_errors
 def dub(
-    video: Annotated[Path, typer.Argument(help="The programme's video (MP4, QuickTime, MKV).")],
     subtitles: Annotated[
         Path, typer.Option("--subtitles", help="The translated subtitles to speak (.srt).")
     ],
     language: Annotated[
         str, typer.Option("--language", help="The subtitles' language, BCP 47 (es, fr-FR).")
     ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="The dubbed video to write.")],
+    video: Annotated[
+        Path | None,
+        typer.Argument(help="The programme's video (MP4, QuickTime, MKV); not with --request."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The dubbed video to write (not with --request)."),
+    ] = None,
     voice: Annotated[
         str | None,
         typer.Option(help="The engine's voice (espeak: es, es+f3; piper: en_US-joe-medium)."),
@@ -49,6 +64,18 @@ def dub(
         bool, typer.Option(help="Drop the original audio instead of keeping it beside the dub.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    request: AsRequest = False,
+    production: Annotated[
+        str | None, typer.Option(help="With --request: the production (code or id).")
+    ] = None,
+    as_: RequestAs = None,
+    talent: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --request: a performer whose voice the dub imitates, by name or id "
+            "(their voice consent is checked; repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Speak translated subtitles with a generic synthetic voice and add them to the video.
 
@@ -61,8 +88,34 @@ def dub(
         raise InvalidInput(
             f"There is no subtitle file at {subtitles}; check the path.", code="dub.no_subtitles"
         )
-    if not video.is_file():
-        raise InvalidInput(f"There is no video at {video}; check the path.", code="dub.no_video")
+    if request:
+        if video is not None:
+            raise InvalidInput(
+                "A dubbing request speaks the subtitles (one signed WAV per line, for review); "
+                "leave the video out and mux the accepted lines locally with `greenlight dub`.",
+                code="dub.video_with_request",
+            )
+        refuse_output(output)
+        if engine not in ENGINES:
+            raise InvalidInput(
+                f"There is no TTS engine {engine!r}; choose one of {', '.join(ENGINES)}.",
+                code="dub.unknown_engine",
+            )
+        submit_and_run(
+            production=production,
+            as_=as_,
+            backend=f"tts-{engine}",
+            use_case=UseCase.DUBBING,
+            files=[(subtitles, "subtitles")],
+            parameters={"language": language, **({"voice": voice} if voice else {})},
+            talent=talent or [],
+        )
+        return
+    if video is None or not video.is_file():
+        where = f"There is no video at {video}; check the path." if video else "Give the video."
+        raise InvalidInput(where, code="dub.no_video")
+    if output is None:
+        raise InvalidInput("Name the dubbed video to write with -o.", code="dub.no_output")
     if fit not in ("natural", "fill"):
         raise InvalidInput(f"--fit must be natural or fill, not {fit!r}.", code="dub.bad_fit")
     track = read_track(subtitles, language=language)

@@ -5,6 +5,10 @@ request): the subtitle file lands where ``-o`` says, the word timings next to
 it as ``<name>.words.json``. Exits 0 when the file is written (an empty track
 for silent or non-speech audio comes with a warning on stderr), 2 when the
 audio cannot be read or an option is wrong.
+
+With ``--request --production P --as EMAIL`` the audio goes through the
+production's lifecycle instead (``cli/_localization.py``): uploaded, judged,
+run, signed, and left in review.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ from greenlight.backends import backend_for
 from greenlight.backends.asr_whisper import DEFAULT_BEAM_SIZE, MAX_BEAM_SIZE, SUBTITLE_TYPES
 from greenlight.backends.base import BackendInput
 from greenlight.cli._common import console, err_console, friendly_errors, settings
+from greenlight.cli._localization import (
+    AsRequest,
+    RequestAs,
+    refuse_output,
+    required_output,
+    submit_and_run,
+)
+from greenlight.core.enums import UseCase
 from greenlight.core.errors import InvalidInput
 from greenlight.timedtext.io import format_of
 
@@ -42,9 +54,14 @@ def transcribe(
         ),
     ],
     output: Annotated[
-        Path,
-        typer.Option("--output", "-o", dir_okay=False, help="The subtitle file to write."),
-    ],
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            dir_okay=False,
+            help="The subtitle file to write (not with --request).",
+        ),
+    ] = None,
     format: Annotated[
         str | None,
         typer.Option(
@@ -64,8 +81,17 @@ def transcribe(
     vad: Annotated[
         bool, typer.Option("--vad/--no-vad", help="Skip stretches without speech first.")
     ] = True,
+    request: AsRequest = False,
+    production: Annotated[
+        str | None, typer.Option(help="With --request: the production (code or id).")
+    ] = None,
+    as_: RequestAs = None,
 ) -> None:
     """Transcribe English dialogue into subtitles that follow the English QC profile."""
+    if request:
+        refuse_output(output)
+    else:
+        output = required_output(output)
     kind = format.lower() if format else _format_by_extension(output)
     if kind not in SUBTITLE_TYPES:
         raise InvalidInput(
@@ -78,6 +104,17 @@ def transcribe(
             f"There is no file {audio}; give the path of the dialogue audio.",
             code="subtitles.audio_not_found",
         )
+    if request:
+        submit_and_run(
+            production=production,
+            as_=as_,
+            backend="asr-whisper",
+            use_case=UseCase.SUBTITLES,
+            files=[(audio, "audio")],
+            parameters={"format": kind, "beam_size": beam_size, "vad": vad},
+        )
+        return
+    assert output is not None  # required above for a local run
     backend = backend_for("asr-whisper", settings())
     inputs = [
         BackendInput(
@@ -110,7 +147,9 @@ def transcribe(
     )
 
 
-def _format_by_extension(output: Path) -> str:
+def _format_by_extension(output: Path | None) -> str:
+    if output is None:
+        return "srt"
     try:
         return format_of(output)
     except InvalidInput:

@@ -8,6 +8,11 @@ go in with the cues. The translation lands where ``-o`` says, the report
 (where each line came from, glossary terms not honoured) beside it as
 ``<name>.mt.json``. Exits 0 when both are written, 2 when the file cannot be
 read, the language pair is not available or an option is wrong.
+
+With ``--request`` (and ``--production``, ``--as``) the file goes through the
+production's lifecycle instead (``cli/_localization.py``): the engine fills in
+the glossary and memory as the run starts, and the signed translation waits in
+review.
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ from greenlight.backends import backend_for
 from greenlight.backends._mt import FORMAT_OF_TYPE
 from greenlight.backends.base import BackendInput
 from greenlight.cli._common import console, friendly_errors, settings
+from greenlight.cli._localization import (
+    AsRequest,
+    RequestAs,
+    refuse_output,
+    required_output,
+    submit_and_run,
+)
 from greenlight.cli._opening import opened
+from greenlight.core.enums import UseCase
 from greenlight.core.errors import InvalidInput
 from greenlight.localization import glossary, memory
 from greenlight.productions.registry import find_production
@@ -40,18 +53,26 @@ def translate(
     source_file: Annotated[
         Path, typer.Argument(dir_okay=False, help="The subtitles to translate: SRT, WebVTT, TTML.")
     ],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", dir_okay=False, help="The translation to write.")
-    ],
     source: Annotated[str, typer.Option("--from", help="The subtitles' language (en).")],
     target: Annotated[str, typer.Option("--to", help="The language to translate into (es).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="The translation to write (not with --request)."
+        ),
+    ] = None,
     production: Annotated[
         str | None,
-        typer.Option(help="Use this production's glossary and translation memory (code or id)."),
+        typer.Option(
+            help="Use this production's glossary and translation memory (code or id); with "
+            "--request, the production the request is made on."
+        ),
     ] = None,
     engine: Annotated[
         str, typer.Option(help=f"The backend: {' or '.join(ENGINES)}.")
     ] = "mt-apertium",
+    request: AsRequest = False,
+    as_: RequestAs = None,
 ) -> None:
     """Translate subtitles, keeping every event's timing and the production's terms."""
     if engine not in ENGINES:
@@ -64,6 +85,18 @@ def translate(
             f"There is no file {source_file}; give the path of the subtitles to translate.",
             code="subtitles.not_found",
         )
+    if request:
+        refuse_output(output)
+        submit_and_run(
+            production=production,
+            as_=as_,
+            backend=engine,
+            use_case=UseCase.SUBTITLES,
+            files=[(source_file, "subtitles")],
+            parameters={"source": source, "target": target},
+        )
+        return
+    output = required_output(output)
     kind = format_of(source_file)
     parameters: dict[str, object] = {"source": source, "target": target}
     if production is not None:
