@@ -572,6 +572,13 @@ def review(
                 created_at=utcnow(),
             )
         )
+        if verdict is Verdict.ACCEPT:
+            # Post-edited subtitle lines become approved translations in the same
+            # transaction as the acceptance, whichever door it came through. Imported
+            # here: localization builds on the engine, not the other way round.
+            from greenlight.localization.post_edit import remember_accepted
+
+            remember_accepted(conn, platform.blobs, request_id, by=access.person.id)
         return _step_on_outputs(
             conn,
             platform,

@@ -195,12 +195,7 @@ def post_edit_router(platform: Platform) -> APIRouter:
             review(platform, viewer.access, request_id, verdict, note)
         except GreenlightError as error:
             return page(request, viewer, request_id, error=error, kept={"review": note})
-        if verdict is Verdict.ACCEPT:
-            # The verdict stands on its own; the memory learns the accepted lines after.
-            with platform.db.transaction() as conn:
-                post_edit.remember_accepted(
-                    conn, platform.blobs, request_id, by=viewer.access.person.id
-                )
+        # Accepting also teaches the translation memory the edited lines (engine review).
         return see_other(f"/requests/{request_id}/post-edit?done={verdict.value}")
 
     @router.get("/requests/{request_id}/post-edit/{asset_id}/edited", include_in_schema=False)
