@@ -31,7 +31,13 @@ from greenlight.productions import get_production
 from greenlight.provenance import CredentialReport, TrustAnchors, read_credentials
 from greenlight.store.blobs import SNIFF_BYTES, check_image, safe_filename, sniff_media_type
 from greenlight.store.registry import RecordCache
-from greenlight.store.schema import asset_parents, assets, generation_requests, tools
+from greenlight.store.schema import (
+    asset_parents,
+    assets,
+    generation_requests,
+    likeness_findings,
+    tools,
+)
 
 _INGEST = threading.Lock()
 
@@ -54,9 +60,16 @@ def ingesting(platform: Platform, shas: list[str]) -> Iterator[None]:
 def _discard(platform: Platform, shas: list[str]) -> None:
     with platform.db.read() as conn:
         for sha in shas:
-            named = conn.execute(
-                select(exists().where(or_(assets.c.sha256 == sha, assets.c.manifest_sha256 == sha)))
-            ).scalar()
+            named = (
+                conn.execute(
+                    select(
+                        exists().where(or_(assets.c.sha256 == sha, assets.c.manifest_sha256 == sha))
+                    )
+                ).scalar()
+                or conn.execute(
+                    select(exists().where(likeness_findings.c.evidence_sha256 == sha))
+                ).scalar()
+            )
             if not named:
                 platform.blobs.delete(sha)
 

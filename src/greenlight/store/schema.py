@@ -593,7 +593,15 @@ assets = Table(
     Column("manifest_sha256", String(64), nullable=True),  # sidecar credentials, when not embedded
     _ref("created_by", "people.id"),
     _created(),
-    UniqueConstraint("production_id", "sha256", name="uq_assets_production_sha256"),
+    # One row per uploaded content; outputs may repeat bytes (migration 0010).
+    Index(
+        "uq_assets_upload_sha256",
+        "production_id",
+        "sha256",
+        unique=True,
+        sqlite_where=text("origin = 'upload'"),
+        postgresql_where=text("origin = 'upload'"),
+    ),
     Index("ix_assets_request", "request_id"),
     Index("ix_assets_sha256", "sha256"),
 )
