@@ -65,3 +65,26 @@ def test_tools_on_the_old_inpaint_backend_name_move_to_inpaint_opencv(
             assert backend.scalar_one() == "inpaint-opencv"
     finally:
         db.close()
+
+
+def test_rebuilding_the_assets_table_keeps_every_row_and_reference(settings: Settings) -> None:
+    from greenlight.engine import requests
+    from greenlight.engine.platform import Platform
+    from tests.world import build_world
+
+    platform = Platform.open(settings)
+    try:
+        world = build_world(platform)
+        plate = world.upload_plate()
+        requests.submit(platform, world.access("artist"), world.cleanup(plate))  # names the plate
+        count = "SELECT count(*) FROM assets"
+        with platform.db.engine.connect() as conn:
+            before = conn.execute(text(count)).scalar_one()
+        # 0010 rebuilds the table on SQLite, with other tables' keys pointing at it.
+        downgrade(platform.db.engine, "0009_post_edits")
+        upgrade(platform.db.engine)
+        with platform.db.engine.connect() as conn:
+            assert conn.execute(text(count)).scalar_one() == before == 1
+        assert _drift(platform.db) == []
+    finally:
+        platform.close()
