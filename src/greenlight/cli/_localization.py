@@ -14,7 +14,6 @@ producer's decision.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,11 +23,10 @@ from rich.markup import escape
 from sqlalchemy import Connection
 
 from greenlight.cli._common import console, settings
-from greenlight.cli._opening import acting_as, find_performer, opened
+from greenlight.cli._opening import acting_as, find_performer, opened, uploaded_inputs
 from greenlight.core.enums import Intent, RequestState, UseCase
 from greenlight.core.errors import InvalidInput, NotFound
-from greenlight.core.models import InputRef, RequestDetail, RequestDraft, Tool
-from greenlight.engine import assets as asset_store
+from greenlight.core.models import RequestDetail, RequestDraft, Tool
 from greenlight.engine import requests as flow
 from greenlight.engine.runs import run_request
 from greenlight.productions import find_production
@@ -102,13 +100,7 @@ def submit_and_run(
             found = find_production(conn, production)
             tool = requested_tool(conn, found.id, backend, use_case)
             talent_ids = [find_performer(conn, key).id for key in talent]
-        inputs = []
-        for path, part in files:
-            with path.open("rb") as stream:
-                asset, _ = asset_store.upload(
-                    platform, access, found.id, path.name, stream, mimetypes.guess_type(path)[0]
-                )
-            inputs.append(InputRef(asset_id=asset.id, part=part))
+        inputs = uploaded_inputs(platform, access, found.id, files)
         draft = RequestDraft(
             production_id=found.id,
             use_case=use_case,

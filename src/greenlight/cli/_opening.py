@@ -8,7 +8,8 @@ directory anyway.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import mimetypes
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -23,8 +24,9 @@ from sqlalchemy.engine import make_url
 from greenlight.accounts import Access, find_person, load_access
 from greenlight.core.clock import utcnow
 from greenlight.core.errors import InvalidInput, NotFound
-from greenlight.core.models import Person, Talent, Tool, Vendor
+from greenlight.core.models import InputRef, Person, Talent, Tool, Vendor
 from greenlight.core.settings import Settings
+from greenlight.engine import assets as asset_store
 from greenlight.engine.platform import Platform
 from greenlight.rights import list_talent, list_tools, list_vendors
 
@@ -176,3 +178,17 @@ def find_vendor(conn: Connection, key: str) -> Vendor:
             return vendor
     known = ", ".join(v.name for v in found) or "none yet"
     raise NotFound(f"No vendor {key!r}; registered vendors: {known}.", code="vendor.not_found")
+
+
+def uploaded_inputs(
+    platform: Platform, access: Access, production_id: str, files: Sequence[tuple[Path, str]]
+) -> list[InputRef]:
+    """Upload each local ``(file, part)`` as ``access`` into the production; the request inputs."""
+    inputs = []
+    for path, part in files:
+        with path.open("rb") as stream:
+            asset, _ = asset_store.upload(
+                platform, access, production_id, path.name, stream, mimetypes.guess_type(path)[0]
+            )
+        inputs.append(InputRef(asset_id=asset.id, part=part))
+    return inputs

@@ -12,7 +12,6 @@ actor. Reads without ``--as`` see everything, as the operator.
 from __future__ import annotations
 
 import json
-import mimetypes
 import os
 import re
 import socket
@@ -52,6 +51,7 @@ from greenlight.cli._opening import (
     person_signing_in_as,
     plain_table,
     reading_as,
+    uploaded_inputs,
     validated,
 )
 from greenlight.cli._serving import APP_FACTORY, run_workers, settle_for_serving
@@ -69,7 +69,6 @@ from greenlight.core.errors import Conflict, InvalidInput, NotFound, ProvenanceE
 from greenlight.core.models import (
     Disclosure,
     Episode,
-    InputRef,
     Person,
     Production,
     ProductionDraft,
@@ -853,13 +852,7 @@ def requests_submit(
             tool_id = find_tool(conn, tool).id
             shot_id = _shot(conn, found.id, shot).id if shot else None
             talent_ids = [find_performer(conn, key).id for key in talent or []]
-        inputs = []
-        for path, part in files:
-            with path.open("rb") as stream:
-                asset, _ = asset_store.upload(
-                    platform, access, found.id, path.name, stream, mimetypes.guess_type(path)[0]
-                )
-            inputs.append(InputRef(asset_id=asset.id, part=part))
+        inputs = uploaded_inputs(platform, access, found.id, files)
         draft = validated(
             RequestDraft,
             {
