@@ -46,6 +46,18 @@ HANG_SECONDS = 10.0
 """Longest a ``hang`` holds its answer back; stopping the server ends it at once."""
 
 
+def assert_distinct_pngs(outputs: Any, size: tuple[int, int]) -> None:
+    """Each output is a ``size`` PNG made from no input, and no two are the same picture."""
+    pixels = []
+    for output in outputs:
+        assert output.media_type == "image/png" and output.parents == ()
+        with Image.open(output.path) as image:
+            assert image.size == size
+            pixels.append(np.asarray(image))
+    for i, first in enumerate(pixels):
+        assert not any(np.array_equal(first, other) for other in pixels[i + 1 :])
+
+
 def png(width: int, height: int, seed: str) -> bytes:
     """A real PNG: a gradient whose colours follow ``seed``, so variants differ."""
     digest = hashlib.sha256(seed.encode()).digest()

@@ -22,7 +22,7 @@ from greenlight.core.models import RequestDraft
 from greenlight.core.settings import HttpPolicy, OpenAIImagesSettings, Settings
 from greenlight.engine import assets, requests, runs
 from greenlight.engine.platform import Platform
-from tests.backends.servers import FakeOpenAI, Upload, png
+from tests.backends.servers import FakeOpenAI, Upload, assert_distinct_pngs, png
 from tests.expect import refused_as
 from tests.world import build_world
 
@@ -90,13 +90,7 @@ def test_a_prompt_becomes_two_png_variants(openai: FakeOpenAI, tmp_path: Path) -
     assert result.kind == "generated" and result.seed is None
     assert result.model == "gpt-image-1" and result.parameters["model"] == "gpt-image-1"
     assert [o.path.name for o in result.outputs] == ["generated_1.png", "generated_2.png"]
-    pixels = []
-    for output in result.outputs:
-        assert output.media_type == "image/png" and output.parents == ()
-        with Image.open(output.path) as image:
-            assert image.size == (64, 48)
-            pixels.append(np.asarray(image))
-    assert not np.array_equal(pixels[0], pixels[1])  # two variants, not one image twice
+    assert_distinct_pngs(result.outputs, (64, 48))  # variants, not one image twice
     assert leftovers(tmp_path / "out") == ["generated_1.png", "generated_2.png"]
 
     (sent,) = openai.calls("generations")

@@ -24,7 +24,7 @@ with codes ``backend.<backend name>.<what>``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -193,11 +193,11 @@ def plan_cleanup(
                 frames=len(plates),
                 max_frames=MAX_FRAMES,
             )
-        width, height = _still_header(backend, inputs[plates[0]])
+        width, height = still_size(backend, inputs[plates[0]])
         names: set[str] = set()
         for at in plates:
             item = inputs[at]
-            size = _still_header(backend, item) if at != plates[0] else (width, height)
+            size = still_size(backend, item) if at != plates[0] else (width, height)
             if size != (width, height):
                 raise InvalidInput(
                     f"The frames of a sequence must all be one size: {item.path.name} is "
@@ -238,7 +238,7 @@ def plan_cleanup(
             mask_clip = _clip_header(backend, mask)
             mask_size = (mask_clip.width, mask_clip.height)
         else:
-            mask_size = _still_header(backend, mask)
+            mask_size = still_size(backend, mask)
         if mask_size != (width, height):
             raise InvalidInput(
                 f"The mask is {mask_size[0]}x{mask_size[1]} pixels but the plate is "
@@ -301,11 +301,18 @@ def _check_regions_fit(backend: str, regions: list[list[int]], width: int, heigh
             )
 
 
-def _still_header(backend: str, item: BackendInput) -> tuple[int, int]:
-    """Width and height from the image's header, after checking it is safe to decode."""
-    formats = STILLS.get(item.media_type)
+def still_size(
+    backend: str,
+    item: BackendInput,
+    stills: Mapping[str, set[str]] = STILLS,
+    accepted: str = "a PNG, JPEG, TIFF or WebP image or an MP4 or QuickTime video",
+) -> tuple[int, int]:
+    """Width and height from the image's header, after checking it is safe to decode:
+    a type among ``stills`` (declared type -> the formats Pillow must find), not too
+    large, readable, and stored upright. Refusals name what is ``accepted``."""
+    formats = stills.get(item.media_type)
     if formats is None:
-        raise _unsupported_type(backend, item)
+        raise _unsupported_type(backend, item, accepted)
     try:
         with warnings.catch_warnings():
             # The size is checked below against our own, lower limit.
@@ -323,7 +330,7 @@ def _still_header(backend: str, item: BackendInput) -> tuple[int, int]:
     except Exception as exc:  # Pillow raises many types on bad or missing files
         raise _unreadable(backend, item) from exc
     if found not in formats:
-        raise _unsupported_type(backend, item)
+        raise _unsupported_type(backend, item, accepted)
     if orientation != 1:
         # Pixels are read as stored; the cleaned PNG would show turned or mirrored.
         raise InvalidInput(
@@ -387,10 +394,14 @@ def _clip_header(backend: str, item: BackendInput) -> Clip:
     return Clip(width, height, frames, Fraction(rate) if rate else None, deep)
 
 
-def _unsupported_type(backend: str, item: BackendInput) -> InvalidInput:
+def _unsupported_type(
+    backend: str,
+    item: BackendInput,
+    accepted: str = "a PNG, JPEG, TIFF or WebP image or an MP4 or QuickTime video",
+) -> InvalidInput:
     return InvalidInput(
-        f"The {item.part} must be a PNG, JPEG, TIFF or WebP image or an MP4 or QuickTime "
-        f"video (sent as {item.media_type}); convert it to one of these and try again.",
+        f"The {item.part} must be {accepted} (sent as {item.media_type}, or its content "
+        "is another type); convert it and try again.",
         code=f"backend.{backend}.unsupported_type",
         part=item.part,
         media_type=item.media_type,

@@ -32,7 +32,6 @@ import re
 import secrets
 import threading
 import time
-import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from greenlight.backends._plates import still_size
 from greenlight.backends.base import (
     BackendInput,
     BackendOutput,
@@ -84,7 +84,6 @@ DEFAULT_STRENGTH = {"image_to_image": 0.75, "inpaint": 1.0}
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FORMATS = {"image/png": {"PNG"}, "image/jpeg": {"JPEG", "MPO"}, "image/webp": {"WEBP"}}
-_EXIF_ORIENTATION = 0x0112
 
 _PARAMETERS = (
     Parameter(
@@ -551,43 +550,7 @@ def _inputs_fit_task(task: str, image_at: int | None, mask_at: int | None) -> No
 
 def _image_size(item: BackendInput) -> tuple[int, int]:
     """Width and height from the image header, checked to be a size the model can take."""
-    formats = _FORMATS.get(item.media_type)
-    if formats is None:
-        raise InvalidInput(
-            f"The {item.part} must be a PNG, JPEG or WebP image (sent as {item.media_type}); "
-            "convert it and try again.",
-            code="backend.diffusers.unsupported_type",
-            part=item.part,
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(item.path) as image:  # reads the header only
-                width, height = image.size
-                found = image.format
-                orientation = 1
-                if found != "PNG" or "exif" in image.info:
-                    orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1))
-    except Exception as exc:  # Pillow raises many types on bad or missing files
-        raise InvalidInput(
-            f"The {item.part} is missing, damaged or not an image; export it again.",
-            code="backend.diffusers.unreadable_image",
-            part=item.part,
-        ) from exc
-    if found not in formats:
-        raise InvalidInput(
-            f"The {item.part} was sent as {item.media_type} but is a {found} file; send it "
-            "with its real type.",
-            code="backend.diffusers.unsupported_type",
-            part=item.part,
-        )
-    if orientation != 1:
-        raise InvalidInput(
-            f"The {item.part} is stored turned or mirrored and relies on an EXIF orientation "
-            "tag; export it with the rotation applied.",
-            code="backend.diffusers.rotated_image",
-            part=item.part,
-        )
+    width, height = still_size(NAME, item, _FORMATS, "a PNG, JPEG or WebP image")
     if (
         width % 8
         or height % 8

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from greenlight.accounts import Access
 from greenlight.core.clock import utcnow
@@ -280,15 +280,22 @@ def _require_legal(access: Access) -> None:
         )
 
 
-def list_templates(conn: Connection, access: Access, talent_id: str) -> list[Template]:
-    """A performer's templates, oldest first (their records, not their vectors). Legal only."""
+def _legal_read(conn: Connection, access: Access, talent_id: str) -> list[RowMapping]:
+    """A performer's template rows, oldest first, for legal only."""
     _require_legal(access)
     get_talent(conn, talent_id)
-    rows = conn.execute(
-        select(likeness_templates)
-        .where(likeness_templates.c.talent_id == talent_id)
-        .order_by(likeness_templates.c.created_at, likeness_templates.c.id)
-    ).mappings()
+    return list(
+        conn.execute(
+            select(likeness_templates)
+            .where(likeness_templates.c.talent_id == talent_id)
+            .order_by(likeness_templates.c.created_at, likeness_templates.c.id)
+        ).mappings()
+    )
+
+
+def list_templates(conn: Connection, access: Access, talent_id: str) -> list[Template]:
+    """A performer's templates, oldest first (their records, not their vectors). Legal only."""
+    rows = _legal_read(conn, access, talent_id)
     return [_template(r) for r in rows]
 
 
@@ -297,13 +304,7 @@ def open_templates(
 ) -> list[tuple[Template, npt.NDArray[np.float32]]]:
     """A performer's templates with their vectors unsealed, for legal's own checks.
     In-process only: nothing serves this over HTTP or prints it."""
-    _require_legal(access)
-    get_talent(conn, talent_id)
-    rows = conn.execute(
-        select(likeness_templates)
-        .where(likeness_templates.c.talent_id == talent_id)
-        .order_by(likeness_templates.c.created_at, likeness_templates.c.id)
-    ).mappings()
+    rows = _legal_read(conn, access, talent_id)
     key = _key(keys_dir)
     return [(_template(r), _unseal(key, r)) for r in rows]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -81,19 +81,11 @@ class SubtitleEdit:
     edited_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        """The edit as the API shows it."""
-        return {
-            "id": self.id,
-            "request_id": self.request_id,
-            "output_asset_id": self.asset_id,
-            "event": self.event,
-            "before": self.before,
-            "after": self.after,
-            "char_distance": self.char_distance,
-            "word_distance": self.word_distance,
-            "edited_by": self.edited_by,
-            "edited_at": self.edited_at.isoformat(),
-        }
+        """The edit as the API shows it (the asset is the output it changes)."""
+        shown = asdict(self)
+        shown["output_asset_id"] = shown.pop("asset_id")
+        shown["edited_at"] = self.edited_at.isoformat()
+        return shown
 
 
 @dataclass(frozen=True)

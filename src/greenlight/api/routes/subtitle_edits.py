@@ -34,18 +34,7 @@ class SubtitleEditOut(BaseModel):
 
     @classmethod
     def of(cls, edit: SubtitleEdit) -> SubtitleEditOut:
-        return cls(
-            id=edit.id,
-            request_id=edit.request_id,
-            output_asset_id=edit.asset_id,
-            event=edit.event,
-            before=edit.before,
-            after=edit.after,
-            char_distance=edit.char_distance,
-            word_distance=edit.word_distance,
-            edited_by=edit.edited_by,
-            edited_at=edit.edited_at,
-        )
+        return cls.model_validate(edit.to_json())
 
 
 class SubtitleEdits(BaseModel):
