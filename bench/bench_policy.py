@@ -251,7 +251,7 @@ def candidate_rules(folder: Path) -> Path:
         '@outcome("deny")\n'
         '@reason("Final deliverables may not be made with a public API tool.")\n'
         'forbid (principal, action == Action::"submit", resource)\n'
-        'when { context.intent == "final_deliverable" && context.tool_hosting == "public_api" };\n'
+        'when { context.intent == "final_deliverable" && resource.hosting == "public_api" };\n'
     )
     approvals = folder / "approvals.cedar"
     text = approvals.read_text()
@@ -370,7 +370,9 @@ def print_decision_parts(policy: CedarPolicy, docs: list[PolicyDocument]) -> Non
         t = time.perf_counter()
         query = build_query(doc)
         building.append((time.perf_counter() - t) * 1e6)
-        answer = cedarpy._internal.is_authorized_batch([query.to_cedar()], rules, "[]", None, False)
+        answer = cedarpy._internal.is_authorized_batch(
+            [query.to_cedar()], rules, query.tool_json, None, False
+        )
         metrics = json.loads(answer[0])["metrics"]
         parsing.append(metrics["build_request_duration_micros"])
         judging.append(metrics["authz_duration_micros"])

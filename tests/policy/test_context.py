@@ -6,12 +6,13 @@ the schema the rules were validated against.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import cedarpy
 import pytest
 
-from greenlight.core.enums import ConsentKind
+from greenlight.core.enums import ConsentKind, Hosting
 from greenlight.policy.cedar_engine import CedarPolicy
 from greenlight.policy.context import (
     DECLARABLE,
@@ -102,13 +103,15 @@ def test_the_context_flags_the_declared_yes_answers_by_name() -> None:
 def test_a_harmless_use_sends_only_what_the_rules_read_every_time() -> None:
     # No talent, no replica, no purpose, nothing declared, counted or missing:
     # those facts are left out rather than sent as 0, [] or "none".
-    context = build_query(document()).context
-    assert context == {
+    query = build_query(document())
+    assert query.context == {
         "use_case": "previs",
         "intent": "temporary",
         "flags": ["tool_allowed_on_production"],
-        "tool_hosting": "vendor_enclosed",
-        "tool_use_cases": [
+    }
+    assert query.tool == {
+        "hosting": "vendor_enclosed",
+        "use_cases": [
             "crowd_replication",
             "de_aging",
             "dubbing",
@@ -118,19 +121,29 @@ def test_a_harmless_use_sends_only_what_the_rules_read_every_time() -> None:
             "subtitles",
             "vfx_cleanup",
         ],
-        "tool_attestation": "current",
-        "tool_trains_on_inputs": False,
-        "tool_retains_data_days": 0,
-        "tool_enclosed_environment": True,
-        "tool_certification": "TPN Gold",
+        "attestation": "current",
+        "suspended": False,
+        "trains_on_inputs": False,
+        "retains_data_days": 0,
+        "enclosed_environment": True,
+        "certification": "TPN Gold",
     }
 
 
-def test_the_tool_yes_no_facts_are_flags_that_hold_only_when_true() -> None:
-    off_list = build_query(document(tool=tool(allowed_on_production=False))).context
-    assert "tool_allowed_on_production" not in off_list["flags"]
-    suspended = build_query(document(tool=tool(suspended=True))).context
-    assert suspended["flags"] == ["tool_allowed_on_production", "tool_suspended"]
+def test_the_allow_list_is_a_flag_and_suspension_a_fact_of_the_tool() -> None:
+    off_list = build_query(document(tool=tool(allowed_on_production=False)))
+    assert "tool_allowed_on_production" not in off_list.context["flags"]
+    suspended = build_query(document(tool=tool(suspended=True)))
+    assert suspended.context["flags"] == ["tool_allowed_on_production"]
+    assert suspended.tool["suspended"] is True
+    assert suspended.key() != build_query(document()).key()
+
+
+def test_the_tool_travels_as_one_entity_the_engine_parses_once() -> None:
+    query = build_query(document())
+    entities = json.loads(query.tool_json)
+    assert entities == [{"uid": query.resource, "attrs": query.tool, "parents": []}]
+    assert not any(name.startswith("tool_") for name in query.context if name != "flags")
 
 
 def test_medium_and_territory_reach_the_rules_only_through_consent_scope() -> None:
@@ -187,26 +200,26 @@ def test_a_performer_named_twice_counts_once() -> None:
 
 
 def test_attested_facts_reach_the_rules_only_while_the_attestation_holds() -> None:
-    current = build_query(document()).context
-    assert current["tool_attestation"] == "current"
-    assert current["tool_trains_on_inputs"] is False
-    assert current["tool_retains_data_days"] == 0
-    assert current["tool_enclosed_environment"] is True
-    assert current["tool_certification"] == "TPN Gold"
+    current = build_query(document()).tool
+    assert current["attestation"] == "current"
+    assert current["trains_on_inputs"] is False
+    assert current["retains_data_days"] == 0
+    assert current["enclosed_environment"] is True
+    assert current["certification"] == "TPN Gold"
 
     lapsed = attestation(valid_from=NOW - timedelta(days=400), expires_at=NOW - timedelta(days=1))
-    expired = build_query(document(tool=tool(attestation=lapsed))).context
-    assert expired["tool_attestation"] == "expired"
-    attested = {"tool_trains_on_inputs", "tool_retains_data_days", "tool_enclosed_environment"}
+    expired = build_query(document(tool=tool(attestation=lapsed))).tool
+    assert expired["attestation"] == "expired"
+    attested = {"trains_on_inputs", "retains_data_days", "enclosed_environment"}
     assert not attested & expired.keys()
 
 
 def test_an_attested_fact_left_blank_is_absent_not_false() -> None:
     blank = attestation(trains_on_inputs=None, certification=None)
-    facts = build_query(document(tool=tool(attestation=blank))).context
-    assert "tool_trains_on_inputs" not in facts
-    assert "tool_certification" not in facts
-    assert facts["tool_retains_data_days"] == 0
+    facts = build_query(document(tool=tool(attestation=blank))).tool
+    assert "trains_on_inputs" not in facts
+    assert "certification" not in facts
+    assert facts["retains_data_days"] == 0
 
 
 @pytest.mark.parametrize(
@@ -231,7 +244,8 @@ def test_every_declarable_answer_is_a_yes_no_question_of_the_disclosure() -> Non
     assert "story_relevant" in DECLARABLE
     assert "replica" not in DECLARABLE and "medium" not in DECLARABLE
     assert VOCABULARY["consent_missing"] == frozenset(k.value for k in ConsentKind)
-    assert VOCABULARY["flags"] >= set(DECLARABLE) | {"tool_suspended"}
+    assert VOCABULARY["flags"] >= set(DECLARABLE) | {"tool_allowed_on_production"}
+    assert VOCABULARY["resource.hosting"] == frozenset(h.value for h in Hosting)
     # Without a replica the fact is left out, so no rule may compare it with "none".
     assert "none" not in VOCABULARY["replica"]
 
@@ -248,10 +262,11 @@ def test_the_built_context_fits_the_schema_the_rules_were_checked_against(
         third_party_ip=["Metropolis"],
     )
     for doc in (document(), rich_document(), suspended_and_reused):
+        query = build_query(doc)
         answer = cedarpy.is_authorized(
-            build_query(doc).to_cedar(),
+            query.to_cedar(),
             permit_all,
-            cedarpy.Entities.from_json_str("[]"),
+            cedarpy.Entities.from_json_str(query.tool_json, schema=schema),
             schema=schema,
         )
         assert answer.diagnostics.errors == []

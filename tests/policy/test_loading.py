@@ -87,7 +87,7 @@ def test_version_is_a_hash_of_names_and_text() -> None:
         (
             "an unknown fact read without has",
             '@id("x") @outcome("deny") @reason("r.")\n'
-            "forbid (principal, action, resource) when { context.tool_trains_on_inputs };",
+            "forbid (principal, action, resource) when { resource.trains_on_inputs };",
         ),
         (
             "a count left out when zero read without has",
@@ -104,6 +104,11 @@ def test_version_is_a_hash_of_names_and_text() -> None:
             "a misspelt use case",
             '@id("x") @outcome("deny") @reason("r.")\n'
             'forbid (principal, action, resource) when { context.use_case == "de-aging" };',
+        ),
+        (
+            "a misspelt hosting of the tool",
+            '@id("x") @outcome("deny") @reason("r.")\n'
+            'forbid (principal, action, resource) when { resource.hosting == "cloud" };',
         ),
         (
             "a misspelt declared answer",

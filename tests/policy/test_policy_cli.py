@@ -166,7 +166,7 @@ def test_whatif_reports_the_changed_decisions(tmp_path: Path, policy: CedarPolic
 
     (rules / "slate.cedar").write_text(
         '@id("no-public-api") @outcome("deny") @reason("Enclosed tools only.")\n'
-        'forbid (principal, action, resource) when { context.tool_hosting == "public_api" };\n'
+        'forbid (principal, action, resource) when { resource.hosting == "public_api" };\n'
     )
     table = runner.invoke(
         app, ["policy", "whatif", "--policies", str(rules), "--documents", str(stored)]

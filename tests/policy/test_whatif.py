@@ -18,7 +18,7 @@ PUBLIC_API_DENIED = """
 @id("no-public-api-tools")
 @outcome("deny")
 @reason("Public API tools are not used on this slate; pick an enclosed tool.")
-forbid (principal, action, resource) when { context.tool_hosting == "public_api" };
+forbid (principal, action, resource) when { resource.hosting == "public_api" };
 """
 
 

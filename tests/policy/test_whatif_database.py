@@ -88,12 +88,12 @@ def only_studio_enclosed(tmp_path: Path) -> Path:
     principles = folder / "principles.cedar"
     text = principles.read_text()
     enclosed = """unless {
-  context.tool_hosting == "studio" ||
-  (context.tool_hosting == "vendor_enclosed" &&
-   context has tool_enclosed_environment && context.tool_enclosed_environment)
+  resource.hosting == "studio" ||
+  (resource.hosting == "vendor_enclosed" &&
+   resource has enclosed_environment && resource.enclosed_environment)
 };"""
     assert enclosed in text
-    principles.write_text(text.replace(enclosed, 'unless { context.tool_hosting == "studio" };'))
+    principles.write_text(text.replace(enclosed, 'unless { resource.hosting == "studio" };'))
     return folder
 
 

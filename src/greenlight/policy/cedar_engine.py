@@ -17,6 +17,11 @@ nothing forbids, the ``allow`` permit lets the use proceed on disclosure alone.
 (Two Cedar actions, one per kind of forbid, would read the same but cost two
 Cedar requests per decision, each parsing the whole context again; one
 request halves that.)
+
+The tool asked for is the resource, a Tool entity whose attributes are its
+registry facts. Each distinct Tool entity is parsed into Cedar once and kept
+(keyed by its facts, so a changed attestation is simply another entity), so a
+decision pays Cedar's parsing only for the request's own context.
 """
 
 from __future__ import annotations
@@ -109,7 +114,8 @@ class CedarPolicy:
             )
             raise _invalid(f"The rules in {origin} do not fit the schema: {problems}")
         self._policy_set = cedarpy.PolicySet.from_str(text)
-        self._entities = cedarpy.Entities.from_json_str("[]")
+        # Parsed Tool entities by their JSON; distinct tools are few, bound it anyway.
+        self._tools: dict[str, Any] = {}
         self._version = policy_version({**self._files, "schema" + SCHEMA_SUFFIX: schema})
         self._rulings: dict[tuple[str, tuple[str, ...]], Ruling] = {}
 
@@ -166,18 +172,43 @@ class CedarPolicy:
         return self.judge([build_query(d) for d in documents])
 
     def judge(self, queries: Sequence[CedarQuery]) -> list[Ruling]:
-        """Judge built queries in one Cedar call, in order.
+        """Judge built queries, in order: one Cedar call per distinct tool among them.
 
         Calls cedarpy's Rust core directly (cedarpy is pinned): its Python
         wrapper would copy each request and wrap each answer in objects we only
         unpack again, a tenth of a decision's time.
         """
-        if not queries:
-            return []
-        answers = cedar_core.is_authorized_batch(
-            [q.to_cedar() for q in queries], self._policy_set, self._entities._inner, None, False
-        )
-        return [self._ruling(json.loads(answer)) for answer in answers]
+        if len(queries) == 1:  # a live decision: the common case, kept short
+            query = queries[0]
+            answers = cedar_core.is_authorized_batch(
+                [query.to_cedar()], self._policy_set, self._tool(query.tool_json), None, False
+            )
+            return [self._ruling(json.loads(answers[0]))]
+        by_tool: dict[str, list[int]] = {}
+        for position, query in enumerate(queries):
+            by_tool.setdefault(query.tool_json, []).append(position)
+        rulings: list[Ruling | None] = [None] * len(queries)
+        for tool_json, positions in by_tool.items():
+            answers = cedar_core.is_authorized_batch(
+                [queries[i].to_cedar() for i in positions],
+                self._policy_set,
+                self._tool(tool_json),
+                None,
+                False,
+            )
+            for position, answer in zip(positions, answers, strict=True):
+                rulings[position] = self._ruling(json.loads(answer))
+        return [r for r in rulings if r is not None]
+
+    def _tool(self, tool_json: str) -> Any:
+        """The parsed Cedar entities holding this Tool entity, parsed on first use."""
+        entities = self._tools.get(tool_json)
+        if entities is None:
+            entities = cedarpy.Entities.from_json_str(tool_json)._inner
+            if len(self._tools) >= 4096:
+                self._tools.clear()
+            self._tools[tool_json] = entities
+        return entities
 
     def _ruling(self, answer: Mapping[str, Any]) -> Ruling:
         diagnostics = answer["diagnostics"]
@@ -326,26 +357,32 @@ def _check_words(where: str, node: object) -> None:
             left, right = operands.get("left"), operands.get("right")
             for fact, other in ((_fact(left), right), (_fact(right), left)):
                 words = VOCABULARY.get(fact or "")
-                if words is None:
+                if fact is None or words is None:
                     continue
                 unknown = sorted(w for w in _words(other) if w not in words)
                 if unknown:
+                    named = fact if fact.startswith("resource.") else "context." + fact
                     raise _invalid(
-                        f"{where} compares context.{fact} with {', '.join(map(repr, unknown))}, "
+                        f"{where} compares {named} with {', '.join(map(repr, unknown))}, "
                         f"which it never holds; it holds one of {', '.join(sorted(words))}."
                     )
         _check_words(where, operands)
 
 
 def _fact(node: object) -> str | None:
-    """``tool_hosting`` for the expression ``context.tool_hosting``, else None."""
+    """The fact an expression reads: ``use_case`` for ``context.use_case``,
+    ``resource.hosting`` for ``resource.hosting``; else None."""
     path: list[str] = []
     while isinstance(node, dict) and "." in node:
         step = node["."]
         path.append(step.get("attr", ""))
         node = step.get("left")
-    if node == {"Var": "context"} and path:
+    if not path:
+        return None
+    if node == {"Var": "context"}:
         return ".".join(reversed(path))
+    if node == {"Var": "resource"}:
+        return "resource." + ".".join(reversed(path))
     return None
 
 

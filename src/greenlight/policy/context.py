@@ -11,18 +11,24 @@ either; the request's own id never enters the context. Two requests with the
 same facts therefore build the same query, which the what-if run relies on to
 judge each distinct situation once.
 
-All facts travel in the context and no entity graph is built. Cedar parses
-the context on every request at one to two microseconds per value (a nested
-record costs a few more), more than the rules cost to evaluate, so the context
-is lean and flat: the tool's facts sit beside the request's as ``tool_*``
-attributes; the yes/no facts are one set of ``flags`` holding only those that
-are true; consent gaps are sets of kinds; lists the rules only count are
-counts; and a fact that usually holds its empty value (no talent, no consent
-gap, no third-party work, no replica) is left out rather than sent as 0, [] or
-"none", so the rules ask ``context has talent`` before reading it. The
-declared medium and territory reach the rules only through the consent gaps
-they decide. ``VOCABULARY`` names the words each string fact can hold, so the
-loader can refuse a rule that compares a fact with a word it can never hold.
+The tool asked for is the resource, and its registry facts are the Tool
+entity's attributes (``resource.hosting``, ``resource.use_cases``,
+``resource.attestation``, ``resource.suspended`` and the attested facts),
+built by :func:`tool_entity`. Those facts repeat across requests (a studio
+has a few dozen tools), so the engine parses each distinct Tool entity into
+Cedar once and keeps it; only the request's own facts travel in the context,
+which Cedar parses on every request at one to two microseconds per value.
+The context is therefore lean and flat too: the yes/no facts are one set of
+``flags`` holding only those that are true (the requester's yes-answers, and
+whether the tool is on this production's allow-list, which is a fact of the
+pair, not of the tool); consent gaps are sets of kinds; lists the rules only
+count are counts; and a fact that usually holds its empty value (no talent,
+no consent gap, no third-party work, no replica) is left out rather than sent
+as 0, [] or "none", so the rules ask ``context has talent`` before reading
+it. The declared medium and territory reach the rules only through the
+consent gaps they decide. ``VOCABULARY`` names the words each string fact
+can hold (``resource.*`` for the tool's), so the loader can refuse a rule
+that compares a fact with a word it can never hold.
 """
 
 from __future__ import annotations
@@ -47,20 +53,20 @@ ACTION = "submit"
 _KINDS = tuple(ConsentKind)
 # The disclosure's yes/no answers, by field name: a yes puts the name in `flags`.
 DECLARABLE = tuple(name for name, f in Disclosure.model_fields.items() if f.annotation is bool)
-# The tool's yes/no registry facts, flagged under these names when true.
-TOOL_FLAGS = ("tool_allowed_on_production", "tool_suspended")
+# The one yes/no fact of the production and tool together, flagged when true.
+ALLOWED_ON_PRODUCTION = "tool_allowed_on_production"
 ATTESTATION_STATES = ("current", "expired", "not_yet_valid", "none")
 
 VOCABULARY: dict[str, frozenset[str]] = {
     "use_case": frozenset(UseCase),
     "intent": frozenset(Intent),
-    "flags": frozenset(DECLARABLE + TOOL_FLAGS),
+    "flags": frozenset((*DECLARABLE, ALLOWED_ON_PRODUCTION)),
     # Without a replica the fact is absent, so a rule never compares it with "none".
     "replica": frozenset(Replica) - {Replica.NONE},
     "alteration_purpose": frozenset(AlterationPurpose),
-    "tool_hosting": frozenset(Hosting),
-    "tool_use_cases": frozenset(UseCase),
-    "tool_attestation": frozenset(ATTESTATION_STATES),
+    "resource.hosting": frozenset(Hosting),
+    "resource.use_cases": frozenset(UseCase),
+    "resource.attestation": frozenset(ATTESTATION_STATES),
     "consent_missing": frozenset(ConsentKind),
     "consent_not_from_estate": frozenset(ConsentKind),
 }
@@ -71,30 +77,44 @@ class CedarQuery:
     """One Cedar authorization request: who asks (the production), for what, with which facts.
 
     ``context_json`` is the context serialized once, keys in the builder's fixed
-    order: it is what Cedar parses and what tells two situations apart.
+    order: it is what Cedar parses on every request. ``tool_json`` is the Tool
+    entity (the resource with its attributes) serialized the same way: what
+    the engine parses once per distinct tool and keeps. Together with the
+    principal they tell two situations apart.
     """
 
     principal: dict[str, str]
     action: dict[str, str]
     resource: dict[str, str]
     context: dict[str, Any]
+    tool: dict[str, Any]
     context_json: str = field(init=False, repr=False, compare=False)
+    tool_json: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "context_json", json.dumps(self.context, separators=(",", ":")))
+        object.__setattr__(self, "context_json", _compact(self.context))
+        entity = [{"uid": self.resource, "attrs": self.tool, "parents": []}]
+        object.__setattr__(self, "tool_json", _compact(entity))
 
     def key(self) -> str:
         """Equal for two queries Cedar must answer the same way."""
-        return f"{self.principal['id']}\x00{self.resource['id']}\x00{self.context_json}"
+        return f"{self.principal['id']}\x00{self.tool_json}\x00{self.context_json}"
 
     def to_cedar(self) -> dict[str, Any]:
-        """The request as cedarpy takes it (entity uids as dicts parse fastest)."""
+        """The request as cedarpy takes it (entity uids as dicts parse fastest).
+
+        The Tool entity goes separately, as the entities the request is judged with.
+        """
         return {
             "principal": self.principal,
             "action": self.action,
             "resource": self.resource,
             "context": self.context_json,
         }
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def build_query(document: PolicyDocument) -> CedarQuery:
@@ -111,7 +131,6 @@ def build_query(document: PolicyDocument) -> CedarQuery:
         context["replica"] = disclosure.replica.value
     if disclosure.alteration_purpose is not None:
         context["alteration_purpose"] = disclosure.alteration_purpose.value
-    context.update(tool_facts(tool, document.now))
     referenced = _referenced_talent(document)
     if referenced:
         context["talent"] = len(referenced)
@@ -136,16 +155,16 @@ def build_query(document: PolicyDocument) -> CedarQuery:
         action={"type": "Action", "id": ACTION},
         resource={"type": "Tool", "id": tool.id},
         context=context,
+        tool=tool_entity(tool, document.now),
     )
 
 
 def flags(disclosure: Disclosure, tool: DocumentTool) -> list[str]:
-    """The yes/no facts that hold: the disclosure's yes-answers in field order, then the tool's."""
+    """The yes/no facts that hold: the disclosure's yes-answers in field order, then
+    whether the production's allow-list includes the tool."""
     names = [name for name in DECLARABLE if getattr(disclosure, name)]
     if tool.allowed_on_production:
-        names.append("tool_allowed_on_production")
-    if tool.suspended:
-        names.append("tool_suspended")
+        names.append(ALLOWED_ON_PRODUCTION)
     return names
 
 
@@ -160,30 +179,29 @@ def attestation_status(attestation: Attestation | None, now: datetime) -> str:
     return "current"
 
 
-def tool_facts(tool: DocumentTool, now: datetime) -> dict[str, Any]:
-    """The tool's facts as ``tool_*`` attributes; attested ones only while current and stated.
+def tool_entity(tool: DocumentTool, now: datetime) -> dict[str, Any]:
+    """The Tool entity's attributes: its registry facts, attested ones only while current.
 
-    Its yes/no registry facts (allowed on the production, suspended) go into
-    ``flags`` instead. An attested fact that is missing from the context is
-    unknown to the rules, and a principle that depends on it cannot be shown to
-    hold.
+    An attested fact that is missing is unknown to the rules, and a principle
+    that depends on it cannot be shown to hold.
     """
     status = attestation_status(tool.attestation, now)
     facts: dict[str, Any] = {
-        "tool_hosting": tool.hosting.value,
-        "tool_use_cases": sorted({u.value for u in tool.use_cases}),
-        "tool_attestation": status,
+        "hosting": tool.hosting.value,
+        "use_cases": sorted({u.value for u in tool.use_cases}),
+        "attestation": status,
+        "suspended": tool.suspended,
     }
     attestation = tool.attestation
     if status == "current" and attestation is not None:
         if attestation.trains_on_inputs is not None:
-            facts["tool_trains_on_inputs"] = attestation.trains_on_inputs
+            facts["trains_on_inputs"] = attestation.trains_on_inputs
         if attestation.retains_data_days is not None:
-            facts["tool_retains_data_days"] = attestation.retains_data_days
+            facts["retains_data_days"] = attestation.retains_data_days
         if attestation.enclosed_environment is not None:
-            facts["tool_enclosed_environment"] = attestation.enclosed_environment
+            facts["enclosed_environment"] = attestation.enclosed_environment
         if attestation.certification:
-            facts["tool_certification"] = attestation.certification
+            facts["certification"] = attestation.certification
     return facts
 
 
