@@ -7,11 +7,13 @@ reference encodings and 99 others with four synthetic encodings each (random
 directions at the norm of real encodings), so matching costs what it would.
 
 - ``scanner``: ``likeness.scan.face_hits`` as the lifecycle runs it: the video
-  skimmed (PyAV, threads on, reference frames only), a 48x27 grey thumbnail of
-  each for the cut test, one frame a second plus the first of each shot
-  converted to RGB, detection at 640 px wide, encodings from the full frame;
-  with one doubling (``up=1``, the default: faces from 80 px) and without
-  (``up=0``: faces from 160 px);
+  skimmed (PyAV, one decoding thread, reference frames only), a 48x27 grey
+  thumbnail of each for the cut test, one frame a second plus the first of each
+  shot converted to RGB, detection at 640 px wide, encodings from the full
+  frame; within a shot, the detector looks again only where the picture
+  changed since the sample before (the whole frame at each cut and every
+  fourth sample); with one doubling (``up=1``, the default: faces from 80 px)
+  and without (``up=0``: faces from 160 px);
 - ``naive``: decode every frame, detect at full resolution (HOG, no doubling: the
   same smallest face as ``up=1``, 80 px), encode every face, match. Timed on
   ``NAIVE_FRAMES`` frames around a cut into a shot with the face.

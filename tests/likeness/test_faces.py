@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -153,3 +154,51 @@ def test_a_long_video_scanned_in_stretches_side_by_side_finds_the_same_frames(
     assert [h.box for h in split] == [h.box for h in alone]
     # One best sighting per stretch keeps its frame for the evidence; the rest do not.
     assert sum(h.image is not None for h in split) == 2
+
+
+def test_a_still_picture_leaves_nothing_to_look_at_again() -> None:
+    still = faces.blocks(photos.small_in_720p())
+    assert faces.changed_region(still, still.copy(), (1280, 720), known=()) is None
+
+
+def test_a_change_is_looked_at_with_a_margin_and_with_every_face_it_touches() -> None:
+    before = photos.small_in_720p()
+    after = before.copy()
+    after[96:128, 608:640] = 255  # four blocks of 16 px light up
+    region = faces.changed_region(faces.blocks(before), faces.blocks(after), (1280, 720), ())
+    margin = faces.CHANGE_MARGIN
+    assert region == faces.Box(608 - margin, 96 - margin, 32 + 2 * margin, 32 + 2 * margin)
+    # A known face the change reaches into is looked at again whole, not cut in two.
+    face = faces.Face(box=faces.Box(650, 150, 120, 120), score=1.0, encoding=np.zeros(128))
+    grown = faces.changed_region(faces.blocks(before), faces.blocks(after), (1280, 720), [face])
+    assert grown is not None
+    assert grown.left + grown.width >= 770 and grown.top + grown.height >= 270
+    # A picture that changed nearly everywhere is looked at whole.
+    flipped = np.ascontiguousarray(255 - before)
+    whole = faces.changed_region(faces.blocks(before), faces.blocks(flipped), (1280, 720), ())
+    assert whole == faces.Box(0, 0, 1280, 720)
+
+
+def test_a_performer_stepping_into_a_still_shot_is_found_at_the_next_sample(
+    tmp_path: Path, reference: np.ndarray
+) -> None:
+    head = photos.astronaut()[20:220, 110:310]  # her face, about 90 px, with some room
+    path = tmp_path / "still.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for index in range(24):
+            frame = np.full((360, 640, 3), (70, 70, 70), np.uint8)
+            if index >= 9:  # she steps in at 2.25 s, mid-shot: no cut
+                frame[80:280, 380:580] = head
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    sampled = list(faces.sample_frames(path))
+    assert [f.index for f in sampled] == [0, 4, 8, 12, 16, 20]
+    assert not any(f.shot_change for f in sampled)
+    gallery = Gallery("face", faces.MODEL, ("talent_astronaut",) * len(reference), reference)
+    seen = [h.frame for h in face_hits(path, gallery)]
+    # Frame 12 is neither a cut nor a refresh: the change test sends the detector there.
+    assert seen == [12, 16, 20]

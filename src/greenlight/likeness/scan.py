@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from greenlight.likeness import faces
 from greenlight.likeness.templates import Gallery, production_talent, scanner_gallery
@@ -198,16 +199,30 @@ def _hits_in(
 ) -> Iterator[Hit]:
     owners = np.asarray(gallery.talent_ids)
     in_shot: list[faces.Face] = []  # faces encoded since the last cut, reused when still there
+    before: npt.NDArray[np.float32] | None = None
     for number, frame in enumerate(frames):
-        # A cut, or every few samples anyway, encodes every face afresh: someone
-        # stepping into another's place mid-shot is seen within seconds.
-        if frame.shot_change or number % REENCODE_EVERY == 0:
+        # A cut, or every few samples anyway, looks at the whole frame and encodes
+        # every face afresh: someone stepping into another's place mid-shot, or a
+        # slow drift the change test let pass, is seen within seconds.
+        fresh = frame.shot_change or number % REENCODE_EVERY == 0 or before is None
+        now = faces.blocks(frame.image)
+        within: faces.Box | None = None
+        if fresh:
             in_shot = []
-        found_here = faces.find_faces(
-            frame.image, upsample=upsample, detect_width=detect_width, known=in_shot
-        )
-        in_shot = found_here
-        for face in found_here:
+        else:
+            assert before is not None
+            height, width = frame.image.shape[:2]
+            within = faces.changed_region(before, now, (width, height), in_shot)
+        before = now
+        if fresh or within is not None:
+            in_shot = faces.find_faces(
+                frame.image,
+                upsample=upsample,
+                detect_width=detect_width,
+                known=in_shot,
+                within=within,
+            )
+        for face in in_shot:
             found = faces.distances(face.encoding, gallery.vectors)
             # The nearest vector of each performer decides for them.
             for talent_id in dict.fromkeys(gallery.talent_ids):
