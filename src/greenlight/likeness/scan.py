@@ -199,22 +199,28 @@ def _hits_in(
 ) -> Iterator[Hit]:
     owners = np.asarray(gallery.talent_ids)
     in_shot: list[faces.Face] = []  # faces encoded since the last cut, reused when still there
-    before: npt.NDArray[np.float32] | None = None
+    before: npt.NDArray[np.float32] | None = None  # the previous sample, in blocks
+    looked: npt.NDArray[np.float32] | None = None  # the last sample looked at whole
     for number, frame in enumerate(frames):
-        # A cut, or every few samples anyway, looks at the whole frame and encodes
-        # every face afresh: someone stepping into another's place mid-shot, or a
-        # slow drift the change test let pass, is seen within seconds.
-        fresh = frame.shot_change or number % REENCODE_EVERY == 0 or before is None
+        height, width = frame.image.shape[:2]
         now = faces.blocks(frame.image)
         within: faces.Box | None = None
-        if fresh:
-            in_shot = []
+        if frame.shot_change or before is None or looked is None:
+            fresh = True
+        elif number % REENCODE_EVERY == 0:
+            # Every few samples the whole frame is looked at and every face encoded
+            # afresh (someone stepping into another's place mid-shot, or a slow drift
+            # the sample-to-sample test let pass, is seen within seconds), unless the
+            # picture is still the one last looked at whole.
+            fresh = faces.changed_region(looked, now, (width, height), in_shot) is not None
         else:
-            assert before is not None
-            height, width = frame.image.shape[:2]
+            fresh = False
             within = faces.changed_region(before, now, (width, height), in_shot)
         before = now
-        if fresh or within is not None:
+        if fresh:
+            looked = now
+            in_shot = faces.find_faces(frame.image, upsample=upsample, detect_width=detect_width)
+        elif within is not None:
             in_shot = faces.find_faces(
                 frame.image,
                 upsample=upsample,
