@@ -25,7 +25,7 @@ from greenlight.core.settings import Settings
 from greenlight.engine import queue
 from greenlight.engine.executors import Executor, connect_ray, executor_from_env
 from greenlight.engine.platform import Platform
-from greenlight.engine.queue import QueueSettings
+from greenlight.engine.queue import Heartbeats, QueueSettings
 from greenlight.engine.runs import reap_lost, run_next
 
 log = logging.getLogger("greenlight.worker")
@@ -44,6 +44,8 @@ class Worker:
     done: int = 0  # jobs this worker ran to an outcome
     _reaped_at: float = field(default=0.0, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
+    # One heartbeat thread for the worker's whole life, not one per job.
+    _beats: Heartbeats | None = field(default=None, repr=False)
 
     def run_once(self) -> RequestDetail | None:
         """Reap lost jobs if due, then claim and run the next job; ``None`` if none waits."""
@@ -52,7 +54,9 @@ class Worker:
         if now - self._reaped_at >= self.settings.heartbeat_seconds:
             self._reaped_at = now
             reap_lost(self.platform, self.settings)
-        ran = run_next(self.platform, self.name, self.executor, self.settings)
+        if self._beats is None:
+            self._beats = Heartbeats(self.platform.db, self.settings)
+        ran = run_next(self.platform, self.name, self.executor, self.settings, beats=self._beats)
         if ran is not None:
             self.done += 1
         return ran
