@@ -418,14 +418,30 @@ def _materialize(
     own names (C2PA ingredients and some decoders go by the file extension)."""
     into.mkdir(parents=True)
     found = []
+    # A folder per input only when two share a name (fewer folders to make and remove).
+    apart = _clashing([asset.filename for asset, _ in inputs])
     for position, (asset, part) in enumerate(inputs):
-        target = into / str(position) / asset.filename
-        target.parent.mkdir()
+        target = _unclashed(into, position, asset.filename, apart)
         with platform.blobs.open(asset.sha256) as source, target.open("wb") as out:
             for chunk in source.chunks():
                 out.write(chunk)
         found.append(BackendInput(path=target, part=part, media_type=asset.media_type))
     return found
+
+
+def _clashing(names: list[str]) -> bool:
+    """Whether files keeping these names need a folder each."""
+    return len(set(names)) != len(names)
+
+
+def _unclashed(into: Path, position: int, name: str, apart: bool) -> Path:
+    """Where file number ``position`` keeps its own ``name`` in ``into``: in a folder of
+    its own when names clash."""
+    if not apart:
+        return into / name
+    folder = into / str(position)
+    folder.mkdir()
+    return folder / name
 
 
 # --- 3. finish ----------------------------------------------------------------------
@@ -445,6 +461,7 @@ def finish_run(
     """
     request_id, actor = started.request_id, started.actor
     signed_dir.mkdir()
+    apart = _clashing([output.path.name for output in result.outputs])
     put: list[str] = []
     with asset_store.ingesting(platform, put):
         stored = []
@@ -459,9 +476,10 @@ def finish_run(
                 inputs=tuple(p.path for p in parents if p.path != source),
                 title=output.path.name,
             )
-            target = signed_dir / str(number) / output.path.name
-            target.parent.mkdir()
-            signed = sign_asset(output.path, target, facts, platform.identity, durable=True)
+            target = _unclashed(signed_dir, number, output.path.name, apart)
+            # Not fsynced here: the blob store syncs the copy it takes in, before the
+            # transaction that names it.
+            signed = sign_asset(output.path, target, facts, platform.identity)
             blob = platform.blobs.put_file(
                 signed.path, media_type=output.media_type, max_bytes=1 << 40
             )
