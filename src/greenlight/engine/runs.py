@@ -571,7 +571,9 @@ def finish_run(
                 production_id=production,
             )
             record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
-            return load_detail(conn, request_id)
+    # Read once the outcome is committed: the writers' lock is not held for it.
+    with platform.db.read() as conn:
+        return load_detail(conn, request_id)
 
 
 def _voice(result: BackendResult) -> dict[str, Any]:
