@@ -149,6 +149,25 @@ def run_next(
     return execute(platform, started, executor, settings, beats=beats)
 
 
+def work_next(
+    platform: Platform,
+    owner: str,
+    executor: Executor,
+    settings: QueueSettings,
+    *,
+    actor: str = WORKER,
+    beats: Heartbeats | None = None,
+) -> bool:
+    """Claim the next job in line for ``owner`` and run it, as :func:`run_next` does,
+    without reading the request back afterwards (a worker's loop has no use for it);
+    whether there was a job."""
+    started = start_next(platform, owner, settings, actor=actor)
+    if started is None:
+        return False
+    _execute(platform, started, executor, settings, beats=beats, read_back=False)
+    return True
+
+
 # --- 1. start ---------------------------------------------------------------------
 
 
@@ -332,6 +351,21 @@ def execute(
     way records nothing and gets the request as the new holder left it.
     ``beats``: the worker's heartbeat (else the run has a heartbeat thread of its own).
     """
+    detail = _execute(platform, started, executor, settings, beats=beats, read_back=True)
+    assert detail is not None
+    return detail
+
+
+def _execute(
+    platform: Platform,
+    started: Started,
+    executor: Executor,
+    settings: QueueSettings,
+    *,
+    beats: Heartbeats | None,
+    read_back: bool,
+) -> RequestDetail | None:
+    """:func:`execute`; a successful run's request is read back only with ``read_back``."""
     work = work_dir(platform, started.run_id)
     try:
         with Heartbeat(platform.db, started.lease, settings, beats=beats) as watch:
@@ -359,13 +393,15 @@ def execute(
                 return stop_run(platform, started, stop.reason, settings)
             except Exception as exc:  # any backend failure is recorded, never left running
                 return fail_run(platform, started, exc, settings)
-            return finish_run(platform, started, inputs, result, work / "signed")
+            _record_outputs(platform, started, inputs, result, work / "signed")
     except LeaseLost:
         log.warning("run %s of %s lost its lease; nothing recorded", started.run_id, started.job_id)
-        with platform.db.read() as conn:
-            return load_detail(conn, started.request_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if not read_back:
+        return None
+    with platform.db.read() as conn:
+        return load_detail(conn, started.request_id)
 
 
 def _production_references(
@@ -457,8 +493,22 @@ def finish_run(
     """Sign and store a run's outputs, then record them, fenced by the lease.
 
     Raises :class:`LeaseLost` (and deletes the blobs it stored) when the job
-    is no longer this worker's.
+    is no longer this worker's. Returns the request as it then stands.
     """
+    _record_outputs(platform, started, inputs, result, signed_dir)
+    # Read once the outcome is committed: the writers' lock is not held for it.
+    with platform.db.read() as conn:
+        return load_detail(conn, started.request_id)
+
+
+def _record_outputs(
+    platform: Platform,
+    started: Started,
+    inputs: list[BackendInput],
+    result: BackendResult,
+    signed_dir: Path,
+) -> None:
+    """:func:`finish_run` up to the commit: sign, store, scan and record."""
     request_id, actor = started.request_id, started.actor
     signed_dir.mkdir()
     apart = _clashing([output.path.name for output in result.outputs])
@@ -571,9 +621,6 @@ def finish_run(
                 production_id=production,
             )
             record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
-    # Read once the outcome is committed: the writers' lock is not held for it.
-    with platform.db.read() as conn:
-        return load_detail(conn, request_id)
 
 
 def _voice(result: BackendResult) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from greenlight.engine import queue
 from greenlight.engine.executors import Executor, connect_ray, executor_from_env
 from greenlight.engine.platform import Platform
 from greenlight.engine.queue import Heartbeats, QueueSettings
-from greenlight.engine.runs import reap_lost, run_next
+from greenlight.engine.runs import reap_lost, run_next, work_next
 
 log = logging.getLogger("greenlight.worker")
 
@@ -49,6 +49,22 @@ class Worker:
 
     def run_once(self) -> RequestDetail | None:
         """Reap lost jobs if due, then claim and run the next job; ``None`` if none waits."""
+        beats = self._prepare()
+        ran = run_next(self.platform, self.name, self.executor, self.settings, beats=beats)
+        if ran is not None:
+            self.done += 1
+        return ran
+
+    def work_once(self) -> bool:
+        """:meth:`run_once` without reading the request back; whether a job was run."""
+        beats = self._prepare()
+        ran = work_next(self.platform, self.name, self.executor, self.settings, beats=beats)
+        if ran:
+            self.done += 1
+        return ran
+
+    def _prepare(self) -> Heartbeats:
+        """Reap lost jobs if due; the worker's heartbeat."""
         now = time.monotonic()
         # Reaping looks at every running job: once a heartbeat period is plenty.
         if now - self._reaped_at >= self.settings.heartbeat_seconds:
@@ -56,21 +72,18 @@ class Worker:
             reap_lost(self.platform, self.settings)
         if self._beats is None:
             self._beats = Heartbeats(self.platform.db, self.settings)
-        ran = run_next(self.platform, self.name, self.executor, self.settings, beats=self._beats)
-        if ran is not None:
-            self.done += 1
-        return ran
+        return self._beats
 
     def run(self, *, until_idle: bool = False) -> int:
         """Work until :attr:`stop` is set (or, ``until_idle``, until no job waits at all,
         back-offs included); how many jobs were run."""
         while not self.stop.is_set():
             try:
-                ran = self.run_once()
+                ran = self.work_once()  # nobody here reads the request back
             except Exception:  # one bad job must not end the worker
                 log.exception("worker %s: a job could not be run", self.name)
-                ran = None
-            if ran is not None:
+                ran = False
+            if ran:
                 continue
             if until_idle and self._idle():
                 break
