@@ -393,7 +393,7 @@ def _execute(
                 return stop_run(platform, started, stop.reason, settings)
             except Exception as exc:  # any backend failure is recorded, never left running
                 return fail_run(platform, started, exc, settings)
-            _record_outputs(platform, started, inputs, result, work / "signed")
+            _record_outputs(platform, started, inputs, result, work)
     except LeaseLost:
         log.warning("run %s of %s lost its lease; nothing recorded", started.run_id, started.job_id)
     finally:
@@ -455,7 +455,7 @@ def _materialize(
     into.mkdir(parents=True)
     found = []
     # A folder per input only when two share a name (fewer folders to make and remove).
-    apart = _clashing([asset.filename for asset, _ in inputs])
+    apart = _clashing([asset.filename for asset, _ in inputs], into)
     for position, (asset, part) in enumerate(inputs):
         target = _unclashed(into, position, asset.filename, apart)
         with platform.blobs.open(asset.sha256) as source, target.open("wb") as out:
@@ -465,9 +465,10 @@ def _materialize(
     return found
 
 
-def _clashing(names: list[str]) -> bool:
-    """Whether files keeping these names need a folder each."""
-    return len(set(names)) != len(names)
+def _clashing(names: list[str], into: Path) -> bool:
+    """Whether files keeping these names in ``into`` need a folder each: two share a
+    name, or one has the name of something already there."""
+    return len(set(names)) != len(names) or any((into / name).exists() for name in names)
 
 
 def _unclashed(into: Path, position: int, name: str, apart: bool) -> Path:
@@ -510,8 +511,8 @@ def _record_outputs(
 ) -> None:
     """:func:`finish_run` up to the commit: sign, store, scan and record."""
     request_id, actor = started.request_id, started.actor
-    signed_dir.mkdir()
-    apart = _clashing([output.path.name for output in result.outputs])
+    signed_dir.mkdir(exist_ok=True)  # a run signs into its own work folder
+    apart = _clashing([output.path.name for output in result.outputs], signed_dir)
     put: list[str] = []
     with asset_store.ingesting(platform, put):
         stored = []
