@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
-from sqlalchemy import Connection, exists, insert, or_, select
+from sqlalchemy import Connection, bindparam, exists, insert, or_, select
 
 from greenlight.accounts import Access
 from greenlight.backends import BackendInput
@@ -158,39 +158,34 @@ def insert_output(
         "created_by": created_by,
         "created_at": utcnow(),
     }
-    conn.execute(insert(assets).values(**row))
+    conn.execute(_INSERT_ASSET, row)
     distinct = list(dict.fromkeys(parents))
     if distinct:
-        conn.execute(
-            insert(asset_parents), [{"asset_id": row["id"], "parent_id": p} for p in distinct]
-        )
+        conn.execute(_INSERT_PARENTS, [{"asset_id": row["id"], "parent_id": p} for p in distinct])
     return Asset(parents=tuple(distinct), **row)
 
 
 def load_asset(conn: Connection, asset_id: str) -> Asset:
     """The asset with this id and its parents, or NotFound."""
-    row = conn.execute(select(assets).where(assets.c.id == asset_id)).mappings().first()
+    row = conn.execute(_ASSET, {"asset": asset_id}).mappings().first()
     if row is None:
         raise NotFound(
             f"There is no asset {asset_id!r}; check the id, or upload the file first.",
             code="asset.not_found",
         )
-    parents = conn.execute(
-        select(asset_parents.c.parent_id)
-        .where(asset_parents.c.asset_id == asset_id)
-        .order_by(asset_parents.c.parent_id)
-    ).scalars()
+    parents = conn.execute(_PARENTS, {"asset": asset_id}).scalars()
     return Asset(parents=tuple(parents), **row)
 
 
 def request_outputs(conn: Connection, request_id: str) -> list[Asset]:
     """A request's signed outputs, oldest first."""
-    ids = conn.execute(
-        select(assets.c.id)
-        .where(assets.c.request_id == request_id, assets.c.origin == "output")
-        .order_by(assets.c.id)
-    ).scalars()
-    return [load_asset(conn, i) for i in ids]
+    rows = conn.execute(_OUTPUTS, {"request": request_id}).mappings().all()
+    if not rows:
+        return []
+    lineage: dict[str, list[str]] = {}
+    for asset_id, parent_id in conn.execute(_OUTPUT_PARENTS, {"request": request_id}):
+        lineage.setdefault(asset_id, []).append(parent_id)
+    return [Asset(parents=tuple(lineage.get(row["id"], ())), **row) for row in rows]
 
 
 def get_asset(
@@ -274,3 +269,26 @@ def _link(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:  # another filesystem, or links not allowed: copy instead
         shutil.copyfile(source, target)
+
+
+# Built once: every run reads and writes these, and building them per call cost more
+# than running them.
+_INSERT_ASSET = insert(assets)
+_INSERT_PARENTS = insert(asset_parents)
+_ASSET = select(assets).where(assets.c.id == bindparam("asset"))
+_PARENTS = (
+    select(asset_parents.c.parent_id)
+    .where(asset_parents.c.asset_id == bindparam("asset"))
+    .order_by(asset_parents.c.parent_id)
+)
+_OUTPUTS = (
+    select(assets)
+    .where(assets.c.request_id == bindparam("request"), assets.c.origin == "output")
+    .order_by(assets.c.id)
+)
+_OUTPUT_PARENTS = (
+    select(asset_parents.c.asset_id, asset_parents.c.parent_id)
+    .join(assets, assets.c.id == asset_parents.c.asset_id)
+    .where(assets.c.request_id == bindparam("request"), assets.c.origin == "output")
+    .order_by(asset_parents.c.asset_id, asset_parents.c.parent_id)
+)

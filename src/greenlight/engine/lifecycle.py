@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState as S
@@ -185,7 +185,7 @@ def record_event_groups(
         for m in group
     ]
     if rows:
-        conn.execute(insert(request_events), rows)
+        conn.execute(_INSERT_EVENTS, rows)
     return marks
 
 
@@ -205,26 +205,109 @@ def advance(
     writes the new state and appends the move's ledger event: all of it commits
     or none of it does.
     """
-    found = conn.execute(
-        select(generation_requests.c.state, generation_requests.c.production_id)
-        .where(generation_requests.c.id == request_id)
-        .with_for_update()
-    ).first()
-    if found is None:
-        raise NotFound(f"There is no request {request_id!r}.", code="request.not_found")
-    chosen = move(S(found.state), step)
+    taken = Taken(step, actor=actor, payload=payload, subjects=subjects)
+    return advance_through(conn, ledger, request_id, [taken])[0]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A step to take with :func:`advance_through`: who takes it and what its event says."""
+
+    step: Step
+    actor: str
+    payload: dict[str, Any] | None = None
+    subjects: dict[str, str] | None = None
+
+
+def advance_through(
+    conn: Connection,
+    ledger: Ledger,
+    request_id: str,
+    steps: Sequence[Taken],
+    *,
+    expected: S | None = None,
+    production_id: str | None = None,
+) -> list[Advanced]:
+    """Take ``steps`` on a request one after the other, inside the caller's transaction.
+
+    Each move is checked against the table from the state the one before left;
+    the request's state is written once, and every move's ledger event is
+    appended, in order, with one ledger append: all of it commits or none of it
+    does, exactly as the same steps taken one by one with :func:`advance`.
+
+    A caller that knows the request's state and production (a worker holding
+    the job's lease: nobody else moves a running request) passes them as
+    ``expected`` and ``production_id``; the move is then one update that only
+    applies while the request is still ``expected``. Otherwise, or when it no
+    longer is, the state is read under a row lock as :func:`advance` does.
+    """
+    moves: list[Move] | None = None
     now = utcnow()
-    conn.execute(
-        update(generation_requests)
-        .where(generation_requests.c.id == request_id)
-        .values(state=chosen.after.value, updated_at=now)
-    )
-    event = Event(
-        type=chosen.event,
-        actor=actor,
-        production=found.production_id,
-        subjects={"request": request_id, **(subjects or {})},
-        payload={"from": chosen.before.value, "to": chosen.after.value, **(payload or {})},
-        time=now,
-    )
-    return Advanced(chosen, record_event(conn, ledger, request_id, event))
+    if expected is not None and production_id is not None:
+        try:
+            moves = _chain(expected, steps)
+        except Conflict:
+            moves = None  # judged below from the state on record
+        else:
+            changed = conn.execute(
+                _MOVE_FROM,
+                {
+                    "request": request_id,
+                    "before": expected.value,
+                    "after": moves[-1].after.value,
+                    "at": now,
+                },
+            ).rowcount
+            if changed != 1:
+                moves = None
+    if moves is None:
+        found = conn.execute(_STATE, {"request": request_id}).first()
+        if found is None:
+            raise NotFound(f"There is no request {request_id!r}.", code="request.not_found")
+        moves = _chain(S(found.state), steps)
+        production_id = found.production_id
+        conn.execute(_MOVE, {"request": request_id, "after": moves[-1].after.value, "at": now})
+    assert production_id is not None
+    events = [
+        Event(
+            type=chosen.event,
+            actor=taken.actor,
+            production=production_id,
+            subjects={"request": request_id, **(taken.subjects or {})},
+            payload={
+                "from": chosen.before.value,
+                "to": chosen.after.value,
+                **(taken.payload or {}),
+            },
+            time=now,
+        )
+        for chosen, taken in zip(moves, steps, strict=True)
+    ]
+    marks = record_events(conn, ledger, request_id, events)
+    return [
+        Advanced(chosen, Appended(mark.index, bytes.fromhex(mark.leaf_hash)))
+        for chosen, mark in zip(moves, marks, strict=True)
+    ]
+
+
+def _chain(state: S, steps: Sequence[Taken]) -> list[Move]:
+    """The moves ``steps`` make from ``state``, each checked against the table."""
+    moves = []
+    for taken in steps:
+        chosen = move(state, taken.step)
+        moves.append(chosen)
+        state = chosen.after
+    return moves
+
+
+# Built once: taking a step is on every request's path, and building these per
+# call cost more than running them.
+_r = generation_requests.c
+_STATE = select(_r.state, _r.production_id).where(_r.id == bindparam("request")).with_for_update()
+_MOVE = (
+    update(generation_requests)
+    .where(_r.id == bindparam("request"))
+    .values(state=bindparam("after"), updated_at=bindparam("at"))
+)
+_MOVE_FROM = _MOVE.where(_r.state == bindparam("before"))
+_INSERT_EVENTS = insert(request_events)

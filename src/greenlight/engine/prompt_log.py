@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from greenlight.accounts import Access
 from greenlight.backends import BackendResult
@@ -163,6 +163,16 @@ class Priced:
     gpu_seconds: Decimal
 
 
+@dataclass(frozen=True)
+class RunOpened:
+    """A run as the step that started it wrote it: what :func:`record_finish` would
+    otherwise read back."""
+
+    backend: str
+    started_at: datetime
+    tool_id: str
+
+
 # --- writing ---------------------------------------------------------------------
 
 
@@ -178,25 +188,29 @@ def record_start(
     prompt: str | None = None,
     negative_prompt: str | None = None,
     delivered_by: str | None = None,
+    queued_at: datetime | None = None,
 ) -> None:
     """Open the run's prompt log (in the transaction that inserts the run).
 
     ``prompt`` defaults to the request's and ``negative_prompt`` to its
     ``negative_prompt`` parameter; a vendor's delivery gives its own.
+    ``queued_at``, when the caller knows it (a first attempt: the job's
+    creation), saves looking it up.
     """
     text = request.prompt if prompt is None else prompt
     if negative_prompt is None:
         given = request.parameters.get(NEGATIVE_PROMPT)
         negative_prompt = given if isinstance(given, str) and given else None
     conn.execute(
-        insert(prompt_logs).values(
-            run_id=run_id,
-            tool_id=tool.id,
+        _INSERT_LOG,
+        {
+            "run_id": run_id,
+            "tool_id": tool.id,
             **_sealed(platform, run_id, text, negative_prompt),
-            inputs=[{"sha256": asset.sha256, "part": part} for asset, part in inputs],
-            queued_at=_queued_at(conn, job_id),
-            delivered_by=delivered_by,
-        )
+            "inputs": [{"sha256": asset.sha256, "part": part} for asset, part in inputs],
+            "queued_at": queued_at if queued_at is not None else _queued_at(conn, job_id),
+            "delivered_by": delivered_by,
+        },
     )
 
 
@@ -263,6 +277,7 @@ def record_finish(
     outputs: int,
     worker: str | None = None,
     vendor_reported: bool | None = None,
+    opened: RunOpened | None = None,
 ) -> Priced:
     """Close a successful run's prompt log: GPU-seconds, cost and its source, worker
     host; the run's ``cost_usd`` is set to the cost settled here. Call it in the
@@ -272,8 +287,13 @@ def record_finish(
     another machine (a Ray node) names it in ``usage["worker_host"]``. The cost
     in ``result`` is the vendor's when the backend calls a vendor's service
     (its capabilities say ``remote``) or ``vendor_reported`` says so (a delivery).
+    ``opened`` is the run as its start wrote it, when the caller has it at hand.
     """
-    run = conn.execute(select(runs.c.backend, runs.c.started_at).where(runs.c.id == run_id)).one()
+    if opened is None or opened.backend == VENDOR_DELIVERY:
+        # A delivery's start is the vendor's own (record_delivery), set after it opened.
+        run: Any = conn.execute(_RUN_OPENED, {"run": run_id}).one()
+    else:
+        run = opened
     gpu = gpu_seconds(platform, run.backend, result.usage, result.duration_ms)
     remote = result.usage.get("worker_host")
     host = remote if isinstance(remote, str) and remote else worker_host(worker)
@@ -290,14 +310,23 @@ def record_finish(
         vendor_reported = (
             capabilities is not None and capabilities.remote and basis in (None, "reported")
         )
-    return _settle(conn, run_id, gpu, outputs, result.cost_usd, vendor_reported, host)
+    return _settle(
+        conn,
+        run_id,
+        gpu,
+        outputs,
+        result.cost_usd,
+        vendor_reported,
+        host,
+        tool_id=opened.tool_id if opened else None,
+    )
 
 
 def record_failure(
     conn: Connection, platform: Platform, run_id: str, *, worker: str | None = None
 ) -> Priced:
     """Close a failed run's prompt log (in the transaction that records the failure)."""
-    run = conn.execute(select(runs.c.backend, runs.c.started_at).where(runs.c.id == run_id)).one()
+    run = conn.execute(_RUN_OPENED, {"run": run_id}).one()
     elapsed = int((utcnow() - run.started_at).total_seconds() * 1000)
     gpu = gpu_seconds(platform, run.backend, {}, elapsed)
     return _settle(conn, run_id, gpu, 0, None, False, worker_host(worker))
@@ -317,21 +346,22 @@ def _settle(
     reported: Decimal | None,
     vendor_reported: bool,
     host: str,
+    *,
+    tool_id: str | None = None,
 ) -> Priced:
     """Price the run: the vendor's bill, else the rate card, else the backend's own
-    figure for a run on our machines; record it with its source."""
-    tool_id = conn.execute(
-        select(prompt_logs.c.tool_id).where(prompt_logs.c.run_id == run_id)
-    ).scalar()
+    figure for a run on our machines; record it with its source. ``tool_id``, the
+    prompt log's, is read unless given."""
+    if tool_id is None:
+        tool_id = conn.execute(_LOG_TOOL, {"run": run_id}).scalar()
     cost, source = _price(conn, tool_id, gpu, outputs, reported, vendor_reported)
     if tool_id is None:  # a run from before the prompt log: leave it as it was
         return Priced(cost, source, gpu)
     conn.execute(
-        update(prompt_logs)
-        .where(prompt_logs.c.run_id == run_id)
-        .values(gpu_seconds=gpu, cost_source=source, worker_host=host[:255])
+        _SETTLE_LOG,
+        {"run": run_id, "gpu_seconds": gpu, "cost_source": source, "worker_host": host[:255]},
     )
-    conn.execute(update(runs).where(runs.c.id == run_id).values(cost_usd=cost))
+    conn.execute(_SETTLE_RUN, {"run": run_id, "cost_usd": cost})
     return Priced(cost, source, gpu)
 
 
@@ -565,3 +595,14 @@ def _entry(
 
 def _ms(delta: Any) -> int:
     return int(delta.total_seconds() * 1000)
+
+
+# --- statements ----------------------------------------------------------------------
+# Built once: every run writes its log, and building these per call cost more than
+# running them. Updates set the columns named by the values they are given.
+
+_INSERT_LOG = insert(prompt_logs)
+_RUN_OPENED = select(runs.c.backend, runs.c.started_at).where(runs.c.id == bindparam("run"))
+_LOG_TOOL = select(prompt_logs.c.tool_id).where(prompt_logs.c.run_id == bindparam("run"))
+_SETTLE_LOG = update(prompt_logs).where(prompt_logs.c.run_id == bindparam("run"))
+_SETTLE_RUN = update(runs).where(runs.c.id == bindparam("run"))

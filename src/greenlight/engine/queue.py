@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -94,6 +94,8 @@ class Lease:
     attempt: int  # 1 for the first claim
     max_attempts: int
     claimed_at: datetime
+    run_id: str | None = None  # the run named with the claim, if it was
+    queued_at: datetime | None = None  # when the job was first queued
 
 
 class LeaseLost(Conflict):
@@ -106,23 +108,24 @@ class LeaseLost(Conflict):
 
 
 def claim_next(
-    conn: Connection, owner: str, settings: QueueSettings, *, now: datetime | None = None
+    conn: Connection,
+    owner: str,
+    settings: QueueSettings,
+    *,
+    now: datetime | None = None,
+    run_id: str | None = None,
 ) -> Lease | None:
-    """Lease the next runnable job to ``owner`` inside ``conn``; ``None`` if there is none."""
+    """Lease the next runnable job to ``owner`` inside ``conn``; ``None`` if there is none.
+
+    ``run_id`` names the run the lease holder is about to make, written with the
+    claim (otherwise :func:`attach_run` does it).
+    """
     now = now or utcnow()
-    j = jobs.c
-    pick = (
-        _runnable(select(j.id, j.request_id, j.attempts, j.max_attempts), priorities=True)
-        .where(or_(j.available_at.is_(None), j.available_at <= now))
-        .order_by(func.coalesce(queue_priorities.c.priority, 0).desc(), j.created_at, j.id)
-        .limit(1)
-    )
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=jobs)
-    row = conn.execute(pick).first()
+    pick = _PICK_SKIP_LOCKED if conn.dialect.name == "postgresql" else _PICK
+    row = conn.execute(pick, {"now": now}).first()
     if row is None:
         return None
-    return _lease(conn, row, owner, settings, now)
+    return _lease(conn, row, owner, settings, now, run_id)
 
 
 def _runnable(query: Select[Any], *, priorities: bool = False) -> Select[Any]:
@@ -143,23 +146,33 @@ def _runnable(query: Select[Any], *, priorities: bool = False) -> Select[Any]:
     )
 
 
-def claim_request(conn: Connection, request_id: str, owner: str, settings: QueueSettings) -> Lease:
+def claim_request(
+    conn: Connection,
+    request_id: str,
+    owner: str,
+    settings: QueueSettings,
+    *,
+    run_id: str | None = None,
+) -> Lease:
     """Lease one request's job to ``owner`` (running it by hand), if it is queued."""
-    row = conn.execute(
-        select(jobs.c.id, jobs.c.request_id, jobs.c.attempts, jobs.c.max_attempts, jobs.c.state)
-        .where(jobs.c.request_id == request_id)
-        .with_for_update()
-    ).first()
+    row = conn.execute(_JOB_OF_REQUEST, {"request": request_id}).first()
     if row is None or row.state != "queued":
         raise Conflict(
             f"Request {request_id}'s job is {row.state if row else 'not there'}; only "
             "queued work runs.",
             code="run.not_queued",
         )
-    return _lease(conn, row, owner, settings, utcnow())
+    return _lease(conn, row, owner, settings, utcnow(), run_id)
 
 
-def _lease(conn: Connection, row: Any, owner: str, settings: QueueSettings, now: datetime) -> Lease:
+def _lease(
+    conn: Connection,
+    row: Any,
+    owner: str,
+    settings: QueueSettings,
+    now: datetime,
+    run_id: str | None,
+) -> Lease:
     lease = Lease(
         job_id=row.id,
         request_id=row.request_id,
@@ -168,20 +181,20 @@ def _lease(conn: Connection, row: Any, owner: str, settings: QueueSettings, now:
         attempt=row.attempts + 1,
         max_attempts=row.max_attempts,
         claimed_at=now,
+        run_id=run_id,
+        queued_at=row.created_at,
     )
     taken = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == lease.job_id, jobs.c.state == "queued")
-        .values(
-            state="running",
-            attempts=lease.attempt,
-            lease_id=lease.lease_id,
-            lease_owner=lease.owner,
-            lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
-            progress=0.0,
-            stage="starting",
-            updated_at=now,
-        )
+        _TAKE,
+        {
+            "job": lease.job_id,
+            "attempt": lease.attempt,
+            "lease": lease.lease_id,
+            "owner": lease.owner,
+            "expires": now + timedelta(seconds=settings.lease_seconds),
+            "run": run_id,
+            "now": now,
+        },
     ).rowcount
     if taken != 1:  # cannot happen under the row lock; refuse rather than double-run
         raise Conflict(f"Job {lease.job_id} was taken meanwhile.", code="job.taken")
@@ -190,7 +203,7 @@ def _lease(conn: Connection, row: Any, owner: str, settings: QueueSettings, now:
 
 def attach_run(conn: Connection, lease: Lease, run_id: str) -> None:
     """Note on the job which run its lease holder is making (the reaper closes it)."""
-    conn.execute(update(jobs).where(jobs.c.id == lease.job_id).values(run_id=run_id))
+    conn.execute(_ATTACH, {"job": lease.job_id, "run": run_id})
 
 
 # --- while it runs ---------------------------------------------------------------
@@ -201,18 +214,27 @@ def require_lease(conn: Connection, lease: Lease) -> None:
 
     Every write of a run's outcome starts with this, in the same transaction.
     """
-    held = conn.execute(
-        select(jobs.c.id)
-        .where(jobs.c.id == lease.job_id, jobs.c.lease_id == lease.lease_id)
-        .where(jobs.c.state == "running")
-        .with_for_update()
-    ).first()
+    held = conn.execute(_HELD, {"job": lease.job_id, "lease": lease.lease_id}).first()
     if held is None:
-        raise LeaseLost(
-            f"Job {lease.job_id} is no longer this worker's (its lease expired or was "
-            "taken over): its outcome is not recorded.",
-            job_id=lease.job_id,
-        )
+        raise _lost(lease)
+
+
+def end_lease(conn: Connection, lease: Lease, state: str) -> None:
+    """End a job's lease as ``done`` or ``failed``, if ``lease`` still holds it; else
+    :class:`LeaseLost`. The fenced write and the release are one update (use it first
+    in the transaction that records the outcome, in place of :func:`require_lease`)."""
+    values = {"job": lease.job_id, "lease": lease.lease_id, "to": state, "now": utcnow()}
+    ended = conn.execute(_END_DONE if state == "done" else _END, values).rowcount
+    if ended != 1:
+        raise _lost(lease)
+
+
+def _lost(lease: Lease) -> LeaseLost:
+    return LeaseLost(
+        f"Job {lease.job_id} is no longer this worker's (its lease expired or was "
+        "taken over): its outcome is not recorded.",
+        job_id=lease.job_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -228,17 +250,14 @@ def renew(db: Database, lease: Lease, settings: QueueSettings) -> Beat:
     now = utcnow()
     with db.transaction() as conn:
         renewed = conn.execute(
-            update(jobs)
-            .where(
-                jobs.c.id == lease.job_id,
-                jobs.c.lease_id == lease.lease_id,
-                jobs.c.state == "running",
-            )
-            .values(lease_expires_at=now + timedelta(seconds=settings.lease_seconds))
+            _RENEW,
+            {
+                "job": lease.job_id,
+                "lease": lease.lease_id,
+                "expires": now + timedelta(seconds=settings.lease_seconds),
+            },
         ).rowcount
-        asked = conn.execute(
-            select(jobs.c.cancel_requested_at).where(jobs.c.id == lease.job_id)
-        ).scalar()
+        asked = conn.execute(_CANCEL_ASKED, {"job": lease.job_id}).scalar()
     return Beat(held=renewed == 1, cancel_requested=asked is not None)
 
 
@@ -259,21 +278,11 @@ def release(
     """End a job's lease, leaving it ``state`` (``queued`` again after a failure, with
     ``available_at`` its back-off; or ``done``, ``failed``, ``cancelled``)."""
     job_id = lease_or_job.job_id if isinstance(lease_or_job, Lease) else lease_or_job
-    values: dict[str, Any] = {
-        "state": state,
-        "updated_at": utcnow(),
-        "lease_id": None,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "run_id": None,
-    }
+    values: dict[str, Any] = {"job": job_id, "to": state, "now": utcnow()}
     if state == "queued":
-        values.update(available_at=available_at, progress=None, stage="waiting to retry")
+        conn.execute(_REQUEUE, {**values, "available": available_at})
     else:
-        values.update(stage=state)
-        if state == "done":
-            values["progress"] = 1.0
-    conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+        conn.execute(_RELEASE_DONE if state == "done" else _RELEASE, values)
 
 
 class Stopped(Exception):
@@ -313,25 +322,29 @@ class Watch:
 
 
 class Heartbeat:
-    """Renews a lease in a thread while the backend runs, and watches for a stop.
+    """Renews a lease while the backend runs, and watches for a stop.
 
     Sets the :class:`Watch` on a cancel request, on the time limit, or when the
-    lease was lost. Use as a context manager around the run.
+    lease was lost. Use as a context manager around the run. With ``beats``
+    (a worker's :class:`Heartbeats`) the worker's one heartbeat thread renews
+    the lease; without, a thread of its own does, for as long as the run lasts.
     """
 
     def __init__(
-        self, db: Database, lease: Lease, settings: QueueSettings, watch: Watch | None = None
+        self,
+        db: Database,
+        lease: Lease,
+        settings: QueueSettings,
+        watch: Watch | None = None,
+        *,
+        beats: Heartbeats | None = None,
     ) -> None:
-        self.db, self.lease, self.settings = db, lease, settings
+        self.lease = lease
         self.watch = watch or Watch()
-        self._done = threading.Event()
-        self._started = time.monotonic()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"heartbeat-{lease.job_id}", daemon=True
-        )
+        self._beats = beats if beats is not None else Heartbeats(db, settings, linger=False)
 
     def __enter__(self) -> Watch:
-        self._thread.start()
+        self._beats.hold(self.lease, self.watch)
         return self.watch
 
     def __exit__(
@@ -340,23 +353,84 @@ class Heartbeat:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._done.set()
-        self._thread.join()
+        self._beats.let_go(self.lease)
+
+
+@dataclass
+class _Held:
+    lease: Lease
+    watch: Watch
+    since: float  # time.monotonic() when the run started
+
+
+class Heartbeats:
+    """One thread that renews the leases of every job a worker holds.
+
+    Every ``heartbeat_seconds`` it renews each lease held (:func:`renew`) and
+    halts a run whose job was cancelled, whose lease was lost, or that passed
+    the time limit. A worker keeps one for its whole life rather than starting
+    a thread per job: the thread stops after a whole heartbeat period with
+    nothing held (``linger``) and starts again with the next job. Without
+    ``linger`` it stops as soon as nothing is held (one run's own heartbeat).
+    """
+
+    def __init__(self, db: Database, settings: QueueSettings, *, linger: bool = True) -> None:
+        self.db, self.settings, self.linger = db, settings, linger
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()  # look again now (something was let go)
+        self._thread: threading.Thread | None = None
+
+    def hold(self, lease: Lease, watch: Watch) -> None:
+        """Renew ``lease`` from now on, halting ``watch`` when its run must stop."""
+        with self._lock:
+            self._held[lease.lease_id] = _Held(lease, watch, time.monotonic())
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._beat, name=f"heartbeat-{lease.job_id}", daemon=True
+                )
+                self._thread.start()
+
+    def let_go(self, lease: Lease) -> None:
+        """Stop renewing ``lease`` (its run ended); without ``linger``, wait for the
+        thread to stop once nothing is held."""
+        with self._lock:
+            self._held.pop(lease.lease_id, None)
+            thread = None if self.linger or self._held else self._thread
+        if thread is not None:
+            self._wake.set()
+            thread.join()
 
     def _beat(self) -> None:
-        while not self._done.wait(self.settings.heartbeat_seconds):
-            try:
-                beat = renew(self.db, self.lease, self.settings)
-            except Exception:  # a database hiccup: try again at the next beat
-                log.warning("heartbeat of %s failed", self.lease.job_id, exc_info=True)
-                continue
-            if not beat.held:
-                self.watch.halt("lease_lost")
-                return
-            if beat.cancel_requested:
-                self.watch.halt("cancelled")
-            elif time.monotonic() - self._started > self.settings.time_limit_seconds:
-                self.watch.halt("time_limit")
+        quiet = False  # the last period ended with nothing held
+        while True:
+            woke = self._wake.wait(self.settings.heartbeat_seconds)
+            with self._lock:
+                self._wake.clear()
+                held = list(self._held.values())
+                if not held and (quiet or not self.linger):
+                    self._thread = None
+                    return
+            quiet = not held
+            if not woke:
+                for one in held:
+                    self._renew(one)
+
+    def _renew(self, held: _Held) -> None:
+        try:
+            beat = renew(self.db, held.lease, self.settings)
+        except Exception:  # a database hiccup: try again at the next beat
+            log.warning("heartbeat of %s failed", held.lease.job_id, exc_info=True)
+            return
+        if not beat.held:
+            held.watch.halt("lease_lost")
+            with self._lock:  # nothing more to renew for it
+                if self._held.get(held.lease.lease_id) is held:
+                    del self._held[held.lease.lease_id]
+        elif beat.cancel_requested:
+            held.watch.halt("cancelled")
+        elif time.monotonic() - held.since > self.settings.time_limit_seconds:
+            held.watch.halt("time_limit")
 
 
 def progress_writer(
@@ -478,3 +552,73 @@ def get_priority(conn: Connection, production_id: str) -> int:
 def waiting_count(conn: Connection) -> int:
     """How many jobs a worker could run, now or after their back-off."""
     return int(conn.execute(_runnable(select(func.count()))).scalar_one())
+
+
+# --- statements ----------------------------------------------------------------------
+# Built once: every job claims, renews and releases, and building these per call cost
+# more than running them.
+
+_j = jobs.c
+_PICK = (
+    _runnable(
+        select(_j.id, _j.request_id, _j.attempts, _j.max_attempts, _j.created_at), priorities=True
+    )
+    .where(or_(_j.available_at.is_(None), _j.available_at <= bindparam("now")))
+    .order_by(func.coalesce(queue_priorities.c.priority, 0).desc(), _j.created_at, _j.id)
+    .limit(1)
+)
+_PICK_SKIP_LOCKED = _PICK.with_for_update(skip_locked=True, of=jobs)
+_JOB_OF_REQUEST = (
+    select(_j.id, _j.request_id, _j.attempts, _j.max_attempts, _j.state, _j.created_at)
+    .where(_j.request_id == bindparam("request"))
+    .with_for_update()
+)
+_TAKE = (
+    update(jobs)
+    .where(_j.id == bindparam("job"), _j.state == "queued")
+    .values(
+        state="running",
+        attempts=bindparam("attempt"),
+        lease_id=bindparam("lease"),
+        lease_owner=bindparam("owner"),
+        lease_expires_at=bindparam("expires"),
+        run_id=bindparam("run"),
+        progress=0.0,
+        stage="starting",
+        updated_at=bindparam("now"),
+    )
+)
+_ATTACH = update(jobs).where(_j.id == bindparam("job")).values(run_id=bindparam("run"))
+_HELD = (
+    select(_j.id)
+    .where(_j.id == bindparam("job"), _j.lease_id == bindparam("lease"), _j.state == "running")
+    .with_for_update()
+)
+_RENEW = (
+    update(jobs)
+    .where(_j.id == bindparam("job"), _j.lease_id == bindparam("lease"), _j.state == "running")
+    .values(lease_expires_at=bindparam("expires"))
+)
+_CANCEL_ASKED = select(_j.cancel_requested_at).where(_j.id == bindparam("job"))
+_UNLEASED: dict[str, Any] = {
+    "state": bindparam("to"),
+    "updated_at": bindparam("now"),
+    "lease_id": None,
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "run_id": None,
+}
+_RELEASE = update(jobs).where(_j.id == bindparam("job")).values(**_UNLEASED, stage=bindparam("to"))
+_RELEASE_DONE = _RELEASE.values(progress=1.0)
+_REQUEUE = (
+    update(jobs)
+    .where(_j.id == bindparam("job"))
+    .values(
+        **_UNLEASED,
+        available_at=bindparam("available"),
+        progress=None,
+        stage="waiting to retry",
+    )
+)
+_END = _RELEASE.where(_j.lease_id == bindparam("lease"), _j.state == "running")
+_END_DONE = _END.values(progress=1.0)

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from greenlight.accounts import Access
 from greenlight.core.clock import utcnow
@@ -48,13 +48,13 @@ class RateCard(RateCardDraft):
         return total.quantize(Decimal("0.000001"))
 
 
+# Built once: every finished run is priced.
+_RATE_CARD = select(tool_rate_cards).where(tool_rate_cards.c.tool_id == bindparam("tool"))
+
+
 def get_rate_card(conn: Connection, tool_id: str) -> RateCard | None:
     """The tool's rate card, or None when no price was agreed."""
-    row = (
-        conn.execute(select(tool_rate_cards).where(tool_rate_cards.c.tool_id == tool_id))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_RATE_CARD, {"tool": tool_id}).mappings().first()
     return RateCard.model_validate(dict(row)) if row is not None else None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, or_, select, update
 
 from greenlight.accounts import Access
 from greenlight.backends.base import call_parameters, stored_parameters
@@ -804,11 +804,7 @@ def review_queue(conn: Connection, access: Access, limit: int = 500) -> list[Gen
 
 def load_request(conn: Connection, request_id: str) -> GenerationRequest:
     """The request with this id (no access check), or NotFound."""
-    row = (
-        conn.execute(select(generation_requests).where(generation_requests.c.id == request_id))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_REQUEST, {"request": request_id}).mappings().first()
     if row is None:
         raise NotFound(
             f"There is no request {request_id!r}; list requests to find its id.",
@@ -820,12 +816,10 @@ def load_request(conn: Connection, request_id: str) -> GenerationRequest:
 def load_detail(conn: Connection, request_id: str) -> RequestDetail:
     """A request with its decision, approvals, job and runs, outputs, reviews and events."""
     request = load_request(conn, request_id)
-    job_row = conn.execute(select(jobs).where(jobs.c.request_id == request_id)).mappings().first()
+    job_row = conn.execute(_JOB, {"request": request_id}).mappings().first()
     job = None
     if job_row is not None:
-        run_rows = conn.execute(
-            select(runs).where(runs.c.job_id == job_row["id"]).order_by(runs.c.id)
-        ).mappings()
+        run_rows = conn.execute(_RUNS, {"job": job_row["id"]}).mappings()
         job = Job(
             id=job_row["id"],
             request_id=request_id,
@@ -833,19 +827,9 @@ def load_detail(conn: Connection, request_id: str) -> RequestDetail:
             attempts=job_row["attempts"],
             runs=tuple(Run.model_validate(dict(r)) for r in run_rows),
         )
-    review_rows = conn.execute(
-        select(reviews).where(reviews.c.request_id == request_id).order_by(reviews.c.id)
-    ).mappings()
-    delivery_row = (
-        conn.execute(select(deliveries).where(deliveries.c.request_id == request_id))
-        .mappings()
-        .first()
-    )
-    event_rows = conn.execute(
-        select(request_events)
-        .where(request_events.c.request_id == request_id)
-        .order_by(request_events.c.ledger_index)
-    ).mappings()
+    review_rows = conn.execute(_REVIEWS, {"request": request_id}).mappings()
+    delivery_row = conn.execute(_DELIVERY, {"request": request_id}).mappings().first()
+    event_rows = conn.execute(_EVENTS, {"request": request_id}).mappings()
     return RequestDetail(
         request=request,
         decision=_decision(conn, request_id),
@@ -868,16 +852,8 @@ def load_detail(conn: Connection, request_id: str) -> RequestDetail:
 
 
 def _request(conn: Connection, row: Any) -> GenerationRequest:
-    talent_ids = conn.execute(
-        select(request_talent.c.talent_id)
-        .where(request_talent.c.request_id == row["id"])
-        .order_by(request_talent.c.talent_id)
-    ).scalars()
-    inputs = conn.execute(
-        select(request_inputs.c.asset_id, request_inputs.c.part)
-        .where(request_inputs.c.request_id == row["id"])
-        .order_by(request_inputs.c.position)
-    )
+    talent_ids = conn.execute(_TALENT, {"request": row["id"]}).scalars()
+    inputs = conn.execute(_INPUTS, {"request": row["id"]})
     return GenerationRequest(
         inputs=tuple(InputRef(asset_id=i.asset_id, part=i.part) for i in inputs),
         talent_ids=tuple(talent_ids),
@@ -887,22 +863,12 @@ def _request(conn: Connection, row: Any) -> GenerationRequest:
 
 
 def _decision(conn: Connection, request_id: str) -> PolicyDecision | None:
-    row = (
-        conn.execute(
-            select(policy_decisions)
-            .where(policy_decisions.c.request_id == request_id)
-            .order_by(policy_decisions.c.id.desc())
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_DECISION, {"request": request_id}).mappings().first()
     return PolicyDecision.model_validate(dict(row)) if row else None
 
 
 def _approvals(conn: Connection, request_id: str) -> list[Approval]:
-    rows = conn.execute(
-        select(approvals).where(approvals.c.request_id == request_id).order_by(approvals.c.id)
-    ).mappings()
+    rows = conn.execute(_APPROVALS, {"request": request_id}).mappings()
     return [Approval.model_validate(dict(r)) for r in rows]
 
 
@@ -916,3 +882,37 @@ def set_job_state(conn: Connection, job_id: str, state: str, *, attempt: bool = 
     if attempt:
         values["attempts"] = jobs.c.attempts + 1
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+# Built once: a request's detail is read on every step of its life, and building
+# these per call cost more than running them.
+_REQUEST = select(generation_requests).where(generation_requests.c.id == bindparam("request"))
+_TALENT = (
+    select(request_talent.c.talent_id)
+    .where(request_talent.c.request_id == bindparam("request"))
+    .order_by(request_talent.c.talent_id)
+)
+_INPUTS = (
+    select(request_inputs.c.asset_id, request_inputs.c.part)
+    .where(request_inputs.c.request_id == bindparam("request"))
+    .order_by(request_inputs.c.position)
+)
+_JOB = select(jobs).where(jobs.c.request_id == bindparam("request"))
+_RUNS = select(runs).where(runs.c.job_id == bindparam("job")).order_by(runs.c.id)
+_REVIEWS = (
+    select(reviews).where(reviews.c.request_id == bindparam("request")).order_by(reviews.c.id)
+)
+_DELIVERY = select(deliveries).where(deliveries.c.request_id == bindparam("request"))
+_EVENTS = (
+    select(request_events)
+    .where(request_events.c.request_id == bindparam("request"))
+    .order_by(request_events.c.ledger_index)
+)
+_DECISION = (
+    select(policy_decisions)
+    .where(policy_decisions.c.request_id == bindparam("request"))
+    .order_by(policy_decisions.c.id.desc())
+)
+_APPROVALS = (
+    select(approvals).where(approvals.c.request_id == bindparam("request")).order_by(approvals.c.id)
+)

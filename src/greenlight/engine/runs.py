@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from greenlight.accounts import Access
 from greenlight.backends import Backend, BackendInput, BackendResult
@@ -40,9 +40,16 @@ from greenlight.core.models import Asset, RequestDetail
 from greenlight.engine import assets as asset_store
 from greenlight.engine import prompt_log, queue
 from greenlight.engine.executors import Executor, LocalExecutor
-from greenlight.engine.lifecycle import Step, advance
+from greenlight.engine.lifecycle import Step, Taken, advance, advance_through
 from greenlight.engine.platform import Platform
-from greenlight.engine.queue import Heartbeat, Lease, LeaseLost, QueueSettings, Stopped
+from greenlight.engine.queue import (
+    Heartbeat,
+    Heartbeats,
+    Lease,
+    LeaseLost,
+    QueueSettings,
+    Stopped,
+)
 from greenlight.engine.requests import load_detail, load_request
 from greenlight.likeness import ScanContext, ScanResult, record_findings
 from greenlight.localization import glossary, memory
@@ -56,7 +63,14 @@ from greenlight.provenance import (
     sign_asset,
 )
 from greenlight.rights import consents_for, get_tool
-from greenlight.store.schema import consents, jobs, runs
+from greenlight.store.schema import (
+    approvals,
+    consents,
+    jobs,
+    policy_decisions,
+    request_events,
+    runs,
+)
 from greenlight.timedtext.io import read_track
 
 log = logging.getLogger("greenlight.runs")
@@ -85,6 +99,8 @@ class Started:
     prompt: str = ""  # the request's; handed to backends that declare a prompt parameter
     declared_talent: tuple[str, ...] = ()  # every performer the request named
     medium: str | None = None  # the request's declared medium
+    requested_by: str = ""  # who asked: the outputs are theirs
+    opened: prompt_log.RunOpened | None = None  # the run row as started (not read back)
 
     @property
     def job_id(self) -> str:
@@ -121,10 +137,35 @@ def run_next(
     settings: QueueSettings,
     *,
     actor: str = WORKER,
+    beats: Heartbeats | None = None,
 ) -> RequestDetail | None:
-    """Claim the next job in line for ``owner`` and run it; ``None`` if nothing waits."""
+    """Claim the next job in line for ``owner`` and run it; ``None`` if nothing waits.
+
+    ``beats`` is the worker's heartbeat, which renews the lease while the job runs.
+    """
     started = start_next(platform, owner, settings, actor=actor)
-    return None if started is None else execute(platform, started, executor, settings)
+    if started is None:
+        return None
+    return execute(platform, started, executor, settings, beats=beats)
+
+
+def work_next(
+    platform: Platform,
+    owner: str,
+    executor: Executor,
+    settings: QueueSettings,
+    *,
+    actor: str = WORKER,
+    beats: Heartbeats | None = None,
+) -> bool:
+    """Claim the next job in line for ``owner`` and run it, as :func:`run_next` does,
+    without reading the request back afterwards (a worker's loop has no use for it);
+    whether there was a job."""
+    started = start_next(platform, owner, settings, actor=actor)
+    if started is None:
+        return False
+    _execute(platform, started, executor, settings, beats=beats, read_back=False)
+    return True
 
 
 # --- 1. start ---------------------------------------------------------------------
@@ -135,7 +176,7 @@ def start_next(
 ) -> Started | None:
     """Claim the next job for ``owner`` and start its run, in one transaction."""
     with platform.db.transaction() as conn:
-        lease = queue.claim_next(conn, owner, settings)
+        lease = queue.claim_next(conn, owner, settings, run_id=new_id("run"))
         return None if lease is None else _start(conn, platform, lease, actor)
 
 
@@ -164,7 +205,7 @@ def start_request(
                 code="run.no_backend",
             )
         lease = queue.claim_request(
-            conn, request_id, owner or queue.worker_name("inline"), settings
+            conn, request_id, owner or queue.worker_name("inline"), settings, run_id=new_id("run")
         )
         return _start(conn, platform, lease, actor)
 
@@ -179,36 +220,48 @@ def _start(
     """
     request_id = lease.request_id
     request = load_request(conn, request_id)
-    tool = get_tool(conn, request.tool_id)
+    # Tools and consents are registry rows: kept in memory while the registry is unchanged.
+    registry = platform.registry.at(conn)
+    tool = registry.get(("tool", request.tool_id), lambda: get_tool(conn, request.tool_id))
     backend = backend or tool.backend
     assert backend is not None  # the queue hands out only jobs with a backend
-    detail = load_detail(conn, request_id)
-    grant = next(e for e in reversed(detail.events) if e.event_type in _GRANTS)
-    run_id = new_id("run")
-    advance(
+    grant = conn.execute(_LAST_GRANT, {"request": request_id}).one()
+    decision = conn.execute(_DECISION, {"request": request_id}).one()  # a queued request was judged
+    approval_ids = tuple(conn.execute(_APPROVED, {"request": request_id}).scalars())
+    run_id = lease.run_id or new_id("run")
+    advance_through(
         conn,
         platform.ledger,
         request_id,
-        Step.RUN_STARTED,
-        actor=actor,
-        subjects={"job": lease.job_id, "run": run_id},
-        payload={"backend": backend, "attempt": lease.attempt, "worker": lease.owner},
+        [
+            Taken(
+                Step.RUN_STARTED,
+                actor=actor,
+                subjects={"job": lease.job_id, "run": run_id},
+                payload={"backend": backend, "attempt": lease.attempt, "worker": lease.owner},
+            )
+        ],
+        expected=request.state,
+        production_id=request.production_id,
     )
-    queue.attach_run(conn, lease, run_id)
+    if lease.run_id is None:
+        queue.attach_run(conn, lease, run_id)
+    started_at = utcnow()
     conn.execute(
-        insert(runs).values(
-            id=run_id,
-            job_id=lease.job_id,
-            backend=backend,
-            model=tool.name,
-            model_version=tool.version,
-            parameters=request.parameters,
-            seed=None,
-            started_at=utcnow(),
-            usage={},
-        )
+        _INSERT_RUN,
+        {
+            "id": run_id,
+            "job_id": lease.job_id,
+            "backend": backend,
+            "model": tool.name,
+            "model_version": tool.version,
+            "parameters": request.parameters,
+            "seed": None,
+            "started_at": started_at,
+            "usage": {},
+        },
     )
-    inputs = [(asset_store.load_asset(conn, i.asset_id), i.part) for i in request.inputs]
+    inputs = [(_input_asset(conn, platform, i.asset_id), i.part) for i in request.inputs]
     prompt_log.record_start(
         conn,
         platform,
@@ -217,8 +270,14 @@ def _start(
         tool=tool,
         job_id=lease.job_id,
         inputs=inputs,
+        # A first attempt was queued when its job was made; a retry, when the last run ended.
+        queued_at=lease.queued_at if lease.attempt == 1 else None,
     )
-    on_record = consents_for(conn, request.production_id, request.talent_ids)
+    talent = frozenset(request.talent_ids)
+    on_record = registry.get(
+        ("consents", request.production_id, talent),
+        lambda: consents_for(conn, request.production_id, talent),
+    )
     now = utcnow()
     covered = [
         c
@@ -231,20 +290,20 @@ def _start(
             territory=request.disclosure.territory,
         )
     ]
-    decision = detail.decision
-    assert decision is not None  # a queued request has been judged
     governance = Governance(
         request_id=request_id,
         production=request.production_id,
         use_case=request.use_case.value,
         policy_decision_id=decision.id,
         policy_version=decision.policy_version,
-        approval_ids=tuple(a.id for a in detail.approvals if a.approved),
+        approval_ids=approval_ids,
         consent_ids=tuple(sorted(c.id for c in covered)),
         prompt_log_id=run_id,
         prompt_sha256=prompt_digest(request.prompt),
         ledger=LedgerReference(
-            origin=platform.ledger.origin, index=grant.index, leaf_hash=grant.leaf_hash
+            origin=platform.ledger.origin,
+            index=grant.ledger_index,
+            leaf_hash=bytes(grant.leaf_hash).hex(),
         ),
     )
     return Started(
@@ -260,7 +319,14 @@ def _start(
         prompt=request.prompt,
         declared_talent=tuple(sorted(request.talent_ids)),
         medium=request.disclosure.medium,
+        requested_by=request.requested_by,
+        opened=prompt_log.RunOpened(backend=backend, started_at=started_at, tool_id=tool.id),
     )
+
+
+def _input_asset(conn: Connection, platform: Platform, asset_id: str) -> Asset:
+    """An input asset: from memory after the first read (assets never change once written)."""
+    return platform.records.get(("asset", asset_id), lambda: asset_store.load_asset(conn, asset_id))
 
 
 # --- 2. execute ---------------------------------------------------------------------
@@ -272,16 +338,37 @@ def work_dir(platform: Platform, run_id: str) -> Path:
 
 
 def execute(
-    platform: Platform, started: Started, executor: Executor, settings: QueueSettings
+    platform: Platform,
+    started: Started,
+    executor: Executor,
+    settings: QueueSettings,
+    *,
+    beats: Heartbeats | None = None,
 ) -> RequestDetail:
     """Run a started job's backend under a heartbeat, then record how it ended.
 
     Returns the request as it then stands. A worker that lost its lease on the
     way records nothing and gets the request as the new holder left it.
+    ``beats``: the worker's heartbeat (else the run has a heartbeat thread of its own).
     """
+    detail = _execute(platform, started, executor, settings, beats=beats, read_back=True)
+    assert detail is not None
+    return detail
+
+
+def _execute(
+    platform: Platform,
+    started: Started,
+    executor: Executor,
+    settings: QueueSettings,
+    *,
+    beats: Heartbeats | None,
+    read_back: bool,
+) -> RequestDetail | None:
+    """:func:`execute`; a successful run's request is read back only with ``read_back``."""
     work = work_dir(platform, started.run_id)
     try:
-        with Heartbeat(platform.db, started.lease, settings) as watch:
+        with Heartbeat(platform.db, started.lease, settings, beats=beats) as watch:
             try:
                 inputs = _materialize(platform, started.inputs, work / "in")
                 out_dir = work / "out"
@@ -306,13 +393,15 @@ def execute(
                 return stop_run(platform, started, stop.reason, settings)
             except Exception as exc:  # any backend failure is recorded, never left running
                 return fail_run(platform, started, exc, settings)
-            return finish_run(platform, started, inputs, result, work / "signed")
+            _record_outputs(platform, started, inputs, result, work)
     except LeaseLost:
         log.warning("run %s of %s lost its lease; nothing recorded", started.run_id, started.job_id)
-        with platform.db.read() as conn:
-            return load_detail(conn, started.request_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if not read_back:
+        return None
+    with platform.db.read() as conn:
+        return load_detail(conn, started.request_id)
 
 
 def _production_references(
@@ -365,14 +454,31 @@ def _materialize(
     own names (C2PA ingredients and some decoders go by the file extension)."""
     into.mkdir(parents=True)
     found = []
+    # A folder per input only when two share a name (fewer folders to make and remove).
+    apart = _clashing([asset.filename for asset, _ in inputs], into)
     for position, (asset, part) in enumerate(inputs):
-        target = into / str(position) / asset.filename
-        target.parent.mkdir()
+        target = _unclashed(into, position, asset.filename, apart)
         with platform.blobs.open(asset.sha256) as source, target.open("wb") as out:
             for chunk in source.chunks():
                 out.write(chunk)
         found.append(BackendInput(path=target, part=part, media_type=asset.media_type))
     return found
+
+
+def _clashing(names: list[str], into: Path) -> bool:
+    """Whether files keeping these names in ``into`` need a folder each: two share a
+    name, or one has the name of something already there."""
+    return len(set(names)) != len(names) or any((into / name).exists() for name in names)
+
+
+def _unclashed(into: Path, position: int, name: str, apart: bool) -> Path:
+    """Where file number ``position`` keeps its own ``name`` in ``into``: in a folder of
+    its own when names clash."""
+    if not apart:
+        return into / name
+    folder = into / str(position)
+    folder.mkdir()
+    return folder / name
 
 
 # --- 3. finish ----------------------------------------------------------------------
@@ -388,10 +494,25 @@ def finish_run(
     """Sign and store a run's outputs, then record them, fenced by the lease.
 
     Raises :class:`LeaseLost` (and deletes the blobs it stored) when the job
-    is no longer this worker's.
+    is no longer this worker's. Returns the request as it then stands.
     """
+    _record_outputs(platform, started, inputs, result, signed_dir)
+    # Read once the outcome is committed: the writers' lock is not held for it.
+    with platform.db.read() as conn:
+        return load_detail(conn, started.request_id)
+
+
+def _record_outputs(
+    platform: Platform,
+    started: Started,
+    inputs: list[BackendInput],
+    result: BackendResult,
+    signed_dir: Path,
+) -> None:
+    """:func:`finish_run` up to the commit: sign, store, scan and record."""
     request_id, actor = started.request_id, started.actor
-    signed_dir.mkdir()
+    signed_dir.mkdir(exist_ok=True)  # a run signs into its own work folder
+    apart = _clashing([output.path.name for output in result.outputs], signed_dir)
     put: list[str] = []
     with asset_store.ingesting(platform, put):
         stored = []
@@ -406,9 +527,10 @@ def finish_run(
                 inputs=tuple(p.path for p in parents if p.path != source),
                 title=output.path.name,
             )
-            target = signed_dir / str(number) / output.path.name
-            target.parent.mkdir()
-            signed = sign_asset(output.path, target, facts, platform.identity, durable=True)
+            target = _unclashed(signed_dir, number, output.path.name, apart)
+            # Not fsynced here: the blob store syncs the copy it takes in, before the
+            # transaction that names it.
+            signed = sign_asset(output.path, target, facts, platform.identity)
             blob = platform.blobs.put_file(
                 signed.path, media_type=output.media_type, max_bytes=1 << 40
             )
@@ -430,13 +552,14 @@ def finish_run(
         )
         scan = platform.scanner.scan([s[0] for s in stored], context)
         put.extend(scan.evidence)  # evidence frames go too if the run is not kept
+        production = started.governance.production
         with platform.db.transaction() as conn:
-            queue.require_lease(conn, started.lease)
-            request = load_request(conn, request_id)
+            # The fence: nothing is written unless this worker still holds the job.
+            queue.end_lease(conn, started.lease, "done")
             made = [
                 asset_store.insert_output(
                     conn,
-                    production_id=request.production_id,
+                    production_id=production,
                     sha256=blob.sha256,
                     media_type=output.media_type,
                     size=blob.size,
@@ -444,7 +567,7 @@ def finish_run(
                     request_id=request_id,
                     run_id=started.run_id,
                     manifest_sha256=manifest,
-                    created_by=request.requested_by,
+                    created_by=started.requested_by,
                     parents=parent_ids,
                 )
                 for _, output, blob, manifest, parent_ids in stored
@@ -457,13 +580,13 @@ def finish_run(
                 result,
                 outputs=len(made),
                 worker=started.lease.owner,
+                opened=started.opened,
             )
-            _end_job(
-                conn,
-                platform,
-                started,
+            succeeded = Taken(
                 Step.RUN_SUCCEEDED,
-                {
+                actor=actor,
+                subjects={"job": started.job_id, "run": started.run_id},
+                payload={
                     "model": result.model,
                     "model_version": result.model_version,
                     "duration_ms": result.duration_ms,
@@ -478,21 +601,27 @@ def finish_run(
                     **_voice(result),
                 },
             )
-            record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
             revoked = _revoked_since(conn, started.governance.consent_ids)
             if revoked:
                 # A consent it ran under was revoked while it ran: hold the outputs for legal.
-                advance(
-                    conn,
-                    platform.ledger,
-                    request_id,
+                then = Taken(
                     Step.CONSENT_REVOKED,
                     actor=actor,
                     payload={"consents": revoked, "while": "running"},
                 )
             else:
-                _scanned(conn, platform, request_id, scan, actor)
-            return load_detail(conn, request_id)
+                then = _scanned(scan, actor)
+            # Both moves (running -> generated -> in_review or quarantined) and their
+            # events in one step, each event in this same transaction.
+            advance_through(
+                conn,
+                platform.ledger,
+                request_id,
+                [succeeded, then],
+                expected=RequestState.RUNNING,
+                production_id=production,
+            )
+            record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
 
 
 def _voice(result: BackendResult) -> dict[str, Any]:
@@ -504,20 +633,14 @@ def _revoked_since(conn: Any, consent_ids: tuple[str, ...]) -> list[str]:
     """Which of the consents a run started under have been revoked since."""
     if not consent_ids:
         return []
-    rows = conn.execute(
-        select(consents.c.id).where(
-            consents.c.id.in_(consent_ids), consents.c.revoked_at.is_not(None)
-        )
-    )
+    rows = conn.execute(_REVOKED, {"ids": list(consent_ids)})
     return sorted(r.id for r in rows)
 
 
-def _scanned(conn: Any, platform: Platform, request_id: str, scan: ScanResult, actor: str) -> None:
+def _scanned(scan: ScanResult, actor: str) -> Taken:
+    """The step the likeness scan's result takes: clear, or quarantined for legal."""
     step = Step.SCAN_MATCHED_WITHOUT_CONSENT if scan.uncovered else Step.SCAN_CLEAR
-    advance(
-        conn,
-        platform.ledger,
-        request_id,
+    return Taken(
         step,
         actor=actor,
         payload={
@@ -542,18 +665,18 @@ def _scanned(conn: Any, platform: Platform, request_id: str, scan: ScanResult, a
 
 def _close_run(conn: Any, started: Started, result: BackendResult) -> None:
     conn.execute(
-        update(runs)
-        .where(runs.c.id == started.run_id)
-        .values(
-            model=result.model,
-            model_version=result.model_version,
-            parameters=result.parameters,
-            seed=result.seed,
-            finished_at=utcnow(),
-            duration_ms=result.duration_ms,
-            usage=result.usage,
-            cost_usd=result.cost_usd,
-        )
+        _CLOSE_RUN,
+        {
+            "run": started.run_id,
+            "model": result.model,
+            "model_version": result.model_version,
+            "parameters": result.parameters,
+            "seed": result.seed,
+            "finished_at": utcnow(),
+            "duration_ms": result.duration_ms,
+            "usage": result.usage,
+            "cost_usd": result.cost_usd,
+        },
     )
 
 
@@ -777,3 +900,33 @@ def cancel(platform: Platform, access: Access, request_id: str) -> RequestDetail
         else:
             queue.request_cancel(conn, job.id, access.person.id)
         return load_detail(conn, request_id)
+
+
+# --- statements ----------------------------------------------------------------------
+# Built once: every job runs these, and building them per call cost more than running them.
+
+_e = request_events.c
+_LAST_GRANT = (
+    select(_e.ledger_index, _e.leaf_hash)
+    .where(_e.request_id == bindparam("request"))
+    .where(or_(*(_e.event_type == grant for grant in _GRANTS)))
+    .order_by(_e.ledger_index.desc())
+    .limit(1)
+)
+_DECISION = (
+    select(policy_decisions.c.id, policy_decisions.c.policy_version)
+    .where(policy_decisions.c.request_id == bindparam("request"))
+    .order_by(policy_decisions.c.id.desc())
+    .limit(1)
+)
+_APPROVED = (
+    select(approvals.c.id)
+    .where(approvals.c.request_id == bindparam("request"), approvals.c.approved.is_(True))
+    .order_by(approvals.c.id)
+)
+_INSERT_RUN = insert(runs)
+# The columns it sets are the keys of the values it is given.
+_CLOSE_RUN = update(runs).where(runs.c.id == bindparam("run"))
+_REVOKED = select(consents.c.id).where(
+    consents.c.id.in_(bindparam("ids", expanding=True)), consents.c.revoked_at.is_not(None)
+)

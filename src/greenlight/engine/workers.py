@@ -25,8 +25,8 @@ from greenlight.core.settings import Settings
 from greenlight.engine import queue
 from greenlight.engine.executors import Executor, connect_ray, executor_from_env
 from greenlight.engine.platform import Platform
-from greenlight.engine.queue import QueueSettings
-from greenlight.engine.runs import reap_lost, run_next
+from greenlight.engine.queue import Heartbeats, QueueSettings
+from greenlight.engine.runs import reap_lost, run_next, work_next
 
 log = logging.getLogger("greenlight.worker")
 
@@ -44,29 +44,46 @@ class Worker:
     done: int = 0  # jobs this worker ran to an outcome
     _reaped_at: float = field(default=0.0, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
+    # One heartbeat thread for the worker's whole life, not one per job.
+    _beats: Heartbeats | None = field(default=None, repr=False)
 
     def run_once(self) -> RequestDetail | None:
         """Reap lost jobs if due, then claim and run the next job; ``None`` if none waits."""
+        beats = self._prepare()
+        ran = run_next(self.platform, self.name, self.executor, self.settings, beats=beats)
+        if ran is not None:
+            self.done += 1
+        return ran
+
+    def work_once(self) -> bool:
+        """:meth:`run_once` without reading the request back; whether a job was run."""
+        beats = self._prepare()
+        ran = work_next(self.platform, self.name, self.executor, self.settings, beats=beats)
+        if ran:
+            self.done += 1
+        return ran
+
+    def _prepare(self) -> Heartbeats:
+        """Reap lost jobs if due; the worker's heartbeat."""
         now = time.monotonic()
         # Reaping looks at every running job: once a heartbeat period is plenty.
         if now - self._reaped_at >= self.settings.heartbeat_seconds:
             self._reaped_at = now
             reap_lost(self.platform, self.settings)
-        ran = run_next(self.platform, self.name, self.executor, self.settings)
-        if ran is not None:
-            self.done += 1
-        return ran
+        if self._beats is None:
+            self._beats = Heartbeats(self.platform.db, self.settings)
+        return self._beats
 
     def run(self, *, until_idle: bool = False) -> int:
         """Work until :attr:`stop` is set (or, ``until_idle``, until no job waits at all,
         back-offs included); how many jobs were run."""
         while not self.stop.is_set():
             try:
-                ran = self.run_once()
+                ran = self.work_once()  # nobody here reads the request back
             except Exception:  # one bad job must not end the worker
                 log.exception("worker %s: a job could not be run", self.name)
-                ran = None
-            if ran is not None:
+                ran = False
+            if ran:
                 continue
             if until_idle and self._idle():
                 break

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from greenlight.core.clock import utcnow
@@ -36,6 +36,16 @@ from greenlight.store.schema import (
     ledger_tiles,
     ledger_tree,
 )
+
+# Built once: every state change appends, and building these per call cost more
+# than running them.
+_RESERVE = (
+    update(ledger_head)
+    .where(ledger_head.c.id == 1)
+    .values(next_index=ledger_head.c.next_index + bindparam("count"))
+    .returning(ledger_head.c.next_index)
+)
+_INSERT_ENTRIES = ledger_entries.insert()
 
 
 def leaf_key(leaf_hash: bytes) -> int:
@@ -214,12 +224,7 @@ class Ledger:
         if not events:
             return []
         bodies = [e.canonical() for e in events]  # validate everything before writing
-        end = conn.execute(
-            update(ledger_head)
-            .where(ledger_head.c.id == 1)
-            .values(next_index=ledger_head.c.next_index + len(bodies))
-            .returning(ledger_head.c.next_index)
-        ).scalar_one()
+        end = conn.execute(_RESERVE, {"count": len(bodies)}).scalar_one()
         start = end - len(bodies)
         rows = []
         out = []
@@ -235,7 +240,7 @@ class Ledger:
                 }
             )
             out.append(Appended(start + offset, leaf))
-        conn.execute(ledger_entries.insert(), rows)
+        conn.execute(_INSERT_ENTRIES, rows)
         return out
 
     def record(self, *events: Event) -> list[Appended]:

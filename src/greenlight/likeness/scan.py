@@ -17,7 +17,7 @@ platform uses it only where the face models are not installed.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -26,8 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from greenlight.likeness import faces
-from greenlight.likeness.templates import Gallery, production_talent, scanner_gallery
+from greenlight.likeness.templates import Gallery, Modality, production_talent, scanner_gallery
 from greenlight.store import BlobStore, Database
+from greenlight.store.registry import RegistryCache
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".m4v"})
@@ -360,6 +361,9 @@ class EnrolledTalentScanner:
         self.detect_width = detect_width
         self.upsample = upsample
         self.skim = skim
+        # Every enrolled template, unsealed once per registry generation (enrolling
+        # and forgetting templates move it: migration 0011).
+        self._enrolled = RegistryCache()
 
     @property
     def name(self) -> str:
@@ -369,18 +373,31 @@ class EnrolledTalentScanner:
     def galleries(self, context: ScanContext, *, voices: bool) -> tuple[Gallery, Gallery | None]:
         """The face gallery (and voice gallery when ``voices``) this context scans for."""
         with self.db.read() as conn:
-            talent: Collection[str] | None = None
-            if self.scope == "production":
-                talent = production_talent(conn, context.production_id) | set(
-                    context.declared_talent
+            enrolled = self._enrolled.at(conn)
+
+            def everyone(modality: Modality, model: str) -> Gallery:
+                return enrolled.get(
+                    (modality, model),
+                    lambda: scanner_gallery(conn, self.keys_dir, modality, model, None),
                 )
-            face_gallery = scanner_gallery(conn, self.keys_dir, "face", faces.MODEL, talent)
-            voice_gallery = None
+
+            galleries = [everyone("face", faces.MODEL)]
             if voices:
                 from greenlight.likeness import voice
 
-                voice_gallery = scanner_gallery(conn, self.keys_dir, "voice", voice.MODEL, talent)
-        return face_gallery, voice_gallery
+                galleries.append(everyone("voice", voice.MODEL))
+            if self.scope == "production" and any(len(g) for g in galleries):
+                talent = production_talent(conn, context.production_id)
+                talent |= set(context.declared_talent)
+
+                def only(gallery: Gallery) -> Gallery:  # the same rows, in the same order
+                    keep = [i for i, owner in enumerate(gallery.talent_ids) if owner in talent]
+                    vectors = gallery.vectors[keep] if keep else np.zeros((0, 0), np.float32)
+                    owners = tuple(gallery.talent_ids[i] for i in keep)
+                    return Gallery(gallery.modality, gallery.model, owners, vectors)
+
+                galleries = [only(g) for g in galleries]
+        return galleries[0], galleries[1] if voices else None
 
     def scan(self, outputs: Sequence[Path], context: ScanContext) -> ScanResult:
         """Scan each output; one match per performer per output (their best sighting)."""
