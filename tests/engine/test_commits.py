@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from greenlight.core.settings import Settings
 from greenlight.engine import requests
-from greenlight.engine.commits import NewRows
+from greenlight.engine.commits import GroupCommit, NewRows
 from greenlight.engine.platform import Platform
 from greenlight.store.schema import generation_requests, ledger_entries
 from tests.world import World, build_world
@@ -120,3 +121,39 @@ def test_a_closed_platform_refuses_writes_after_finishing_queued_ones(settings: 
     platform.close()
     with pytest.raises(RuntimeError, match="closed"):
         platform.commits.write(late)
+
+
+def test_a_lone_writer_never_waits_for_the_pace(world: World) -> None:
+    units = _prepared(world, 5)
+    paced = GroupCommit(world.platform.db, world.platform.ledger, pace=30.0)
+    commits = _commits_counted(world)
+    started = time.monotonic()
+    for unit in units:
+        paced.write(unit)
+    paced.close()
+    assert time.monotonic() - started < 30.0
+    assert len(commits) == 5
+
+
+def test_a_crowd_of_writers_is_written_in_few_large_batches(world: World) -> None:
+    units = _prepared(world, 60)
+    before, _ = _stored(world)
+    paced = GroupCommit(world.platform.db, world.platform.ledger, pace=0.5)
+    commits = _commits_counted(world)
+    start = threading.Barrier(len(units))
+
+    def submit(unit: NewRows) -> None:
+        start.wait()
+        paced.write(unit)
+
+    threads = [threading.Thread(target=submit, args=(u,)) for u in units]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    paced.close()
+
+    count, indexes = _stored(world)
+    assert count == before + 60
+    assert indexes == list(range(len(indexes)))
+    assert len(commits) <= 10

@@ -5,8 +5,10 @@ one by one, concurrent submissions queue on the database's single writer and
 each pays its own BEGIN, ledger-head update, statement round trips and
 COMMIT (an fsync). Here one committer thread takes every unit that arrived
 while it was busy and writes them all with one multi-row INSERT per table and
-one ledger append, then commits once. A lone unit commits at once (no timer),
-and nobody waits longer than one commit for their batch to start.
+one ledger append, then commits once. A lone unit commits at once (no timer).
+Under load (many units queued up behind the last batch) the committer lets the
+next batch fill for up to ``pace`` (20 ms) after the last one started, while
+units keep arriving, so a commit's fixed cost is shared by many more of them.
 
 Callers on an event loop ``await write_async(unit)``: the committer resolves
 all of a batch's futures with one hand-off to the loop, so a batch of 30 costs
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +42,13 @@ from greenlight.store.schema import metadata
 # Parents before children, so one batch's rows satisfy its foreign keys.
 _TABLE_ORDER = {table.name: i for i, table in enumerate(metadata.sorted_tables)}
 MAX_BATCH = 128
+# Under load (CROWD or more units arrived while a batch was being written), the
+# next batch starts at most PACE after the previous one did, and sooner once GAP
+# passes with nothing new: with 30 writers this makes batches of ~15 instead of ~4,
+# and a commit's fixed cost (~1 ms of a ~0.2 ms-per-unit write) is shared by more.
+PACE = 0.02
+GAP = 0.004
+CROWD = 4
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,10 @@ class _Waiting:
 class GroupCommit:
     """Writes :class:`NewRows` units, batching the ones that arrive together."""
 
-    def __init__(self, db: Database, ledger: Ledger, *, max_batch: int = MAX_BATCH) -> None:
-        self.db, self.ledger, self.max_batch = db, ledger, max_batch
+    def __init__(
+        self, db: Database, ledger: Ledger, *, max_batch: int = MAX_BATCH, pace: float = PACE
+    ) -> None:
+        self.db, self.ledger, self.max_batch, self.pace = db, ledger, max_batch, pace
         self._ready = threading.Condition()
         self._queue: deque[_Waiting] = deque()
         self._committer: threading.Thread | None = None
@@ -113,6 +125,8 @@ class GroupCommit:
             if self._closed:
                 raise RuntimeError("the platform is closed; nothing more can be written")
             self._queue.append(waiting)
+            if len(self._queue) not in (1, self.max_batch):
+                return  # the committer is writing, or pacing and will look when it is time
             if self._committer is None:
                 self._committer = threading.Thread(
                     target=self._run, name="greenlight-group-commit", daemon=True
@@ -121,15 +135,29 @@ class GroupCommit:
             self._ready.notify()
 
     def _run(self) -> None:
+        busy = False  # many units arrived while the last batch was being written
+        started = 0.0  # when the last batch started
         while True:
             with self._ready:
                 while not self._queue and not self._closed:
                     self._ready.wait()
+                if busy:  # let the batch fill while writers keep coming, up to the pace
+                    until = started + self.pace
+                    seen = len(self._queue)
+                    while seen < self.max_batch and not self._closed:
+                        left = until - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._ready.wait(min(GAP, left))
+                        if len(self._queue) == seen:
+                            break
+                        seen = len(self._queue)
                 if not self._queue:
                     return  # closed and drained
                 batch = [
                     self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
                 ]
+            started = time.monotonic()
             try:
                 self._commit(batch)
             except BaseException as exc:  # pragma: no cover - _commit hands errors to members
@@ -137,6 +165,8 @@ class GroupCommit:
                     if member.marks is None and member.error is None:
                         member.error = exc
             _hand_back(batch)
+            with self._ready:
+                busy = len(self._queue) >= CROWD
 
     def _commit(self, batch: list[_Waiting]) -> None:
         alone = [w for w in batch if w.unit.guard is not None]
