@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
@@ -173,10 +173,9 @@ class GroupCommit:
         together = [w for w in batch if w.unit.guard is None]
         if len(together) > 1:
             try:
-                units = [w.unit for w in together]
-                writes = self._bound(units)  # before the write lock: it is held for less
+                batch_writes = self._bound([w.unit for w in together])  # before the lock
                 with self.db.transaction() as conn:
-                    marks = self._insert(conn, writes, units)
+                    marks = self._insert(conn, batch_writes)
                 for member, got in zip(together, marks, strict=True):
                     member.marks = got
                 together = []
@@ -188,34 +187,36 @@ class GroupCommit:
                 with self.db.transaction() as conn:
                     if member.unit.guard is not None:
                         member.unit.guard(conn)
-                    member.marks = self._insert(conn, writes, [member.unit])[0]
+                    member.marks = self._insert(conn, writes)[0]
             except Exception as exc:  # handed to the caller that owns the unit
                 member.error = exc
 
-    def _bound(self, units: Sequence[NewRows]) -> list[_Write]:
-        """Each table's rows, parents first, with their values already bound where possible."""
+    def _bound(self, units: Sequence[NewRows]) -> _Writes:
+        """What ``units`` write, made ready outside the write lock: each table's rows
+        (parents first) with their values bound where possible, and each event's
+        canonical bytes (checked and encoded once, here)."""
         merged: dict[Table, list[Mapping[str, Any]]] = {}
         for unit in units:
             for table, rows in unit.rows.items():
                 merged.setdefault(table, []).extend(rows)
         dialect = self.db.engine.dialect
-        return [
+        tables = [
             _bind(table, merged[table], dialect)
             for table in sorted(merged, key=lambda t: _TABLE_ORDER[t.name])
             if merged[table]
         ]
+        events: list[tuple[str, Sequence[Event]]] = [
+            (unit.request_id, [_Sealed.of(e) for e in unit.events]) for unit in units
+        ]
+        return _Writes(tables, events)
 
-    def _insert(
-        self, conn: Connection, writes: Sequence[_Write], units: Sequence[NewRows]
-    ) -> list[tuple[LedgerMark, ...]]:
-        for write in writes:
+    def _insert(self, conn: Connection, writes: _Writes) -> list[tuple[LedgerMark, ...]]:
+        for write in writes.tables:
             if write.sql is not None:
                 conn.exec_driver_sql(write.sql, write.values)
             else:
                 conn.execute(write.table.insert(), write.rows)
-        return record_event_groups(
-            conn, self.ledger, [(unit.request_id, unit.events) for unit in units]
-        )
+        return record_event_groups(conn, self.ledger, writes.events)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,33 @@ class _Write:
     rows: Sequence[Mapping[str, Any]]
     sql: str | None = None
     values: Sequence[tuple[Any, ...] | dict[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class _Sealed(Event):
+    """An event with its canonical bytes worked out already (the ledger asks for them
+    under the write lock; encoding there would hold every other writer up)."""
+
+    body: bytes = b""
+
+    @classmethod
+    def of(cls, event: Event) -> _Sealed:
+        """``event`` and its canonical bytes; refuses what ``Event.canonical`` refuses."""
+        return cls(
+            **{f.name: getattr(event, f.name) for f in fields(Event)}, body=event.canonical()
+        )
+
+    def canonical(self) -> bytes:
+        """The bytes :meth:`Event.canonical` gave when the event was sealed."""
+        return self.body
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """A batch ready to write: its tables' rows, and its events by request."""
+
+    tables: list[_Write]
+    events: list[tuple[str, Sequence[Event]]]
 
 
 @dataclass(frozen=True)
