@@ -20,6 +20,9 @@ number of worker processes, and the same load generator hits each:
 The load generator speaks HTTP/1.1 keep-alive over raw asyncio streams (one
 connection per client) so its own cost stays small next to the servers'; it
 shares the machine's 2 cores with the server, as a co-located client would.
+Each server's CPU time over the measured seconds (its processes' user + system,
+from /proc) is reported per request too: on a shared machine it moves less
+than the rates do.
 """
 
 from __future__ import annotations
@@ -159,20 +162,54 @@ async def client(
 
 
 async def load(
-    port: int, request: bytes, clients: int, seconds: float
-) -> tuple[float, list[float], dict[int, int]]:
+    port: int, request: bytes, clients: int, seconds: float, server_pid: int | None = None
+) -> tuple[float, list[float], dict[int, int], float | None]:
+    """Rate, latencies (ms), statuses and the server's CPU seconds per request."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     # A short warm-up, not counted.
     await asyncio.gather(
         *(client(port, request, time.perf_counter() + 1, [], {}) for _ in range(clients))
     )
+    cpu_before = cpu_seconds(server_pid)
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(
         *(client(port, request, stop_at, latencies, statuses) for _ in range(clients))
     )
-    return len(latencies) / (time.perf_counter() - started), latencies, statuses
+    elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(server_pid)
+    cpu = None
+    if cpu_before is not None and cpu_after is not None and latencies:
+        cpu = (cpu_after - cpu_before) / len(latencies)
+    return len(latencies) / elapsed, latencies, statuses, cpu
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of ``pid`` and its descendants so far (None without /proc)."""
+    if pid is None or not os.path.exists(f"/proc/{pid}/stat"):
+        return None
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    family, grown = {pid}, True
+    while grown:  # a worker's own children too
+        grown = False
+        for child, parent in parents.items():
+            if parent in family and child not in family:
+                family.add(child)
+                grown = True
+    return sum(used.get(member, 0.0) for member in family)
 
 
 def http_post(path: str, body: bytes, token: str) -> bytes:
@@ -231,7 +268,9 @@ def main() -> None:
                 port,
             )
             try:
-                results[name] = asyncio.run(load(port, request, args.clients, args.seconds))
+                results[name] = asyncio.run(
+                    load(port, request, args.clients, args.seconds, server_pid=proc.pid)
+                )
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -240,15 +279,19 @@ def main() -> None:
         f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
         "2 cores shared with the client"
     )
-    print(f"{'endpoint':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
-    for name, (rate, lat, statuses) in results.items():
+    print(f"{'endpoint':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}  statuses")
+    for name, (rate, lat, statuses, cpu) in results.items():
         label = "bare FastAPI (validate, 201)" if name == "bare" else "governed submission"
+        cpu_ms = "n/a" if cpu is None else f"{cpu * 1000:.2f}"
         print(
             f"{label:<34} {rate:>9,.0f} {percentile(lat, 0.5):>8.1f} {percentile(lat, 0.99):>8.1f}"
-            f"  {dict(sorted(statuses.items()))}"
+            f" {cpu_ms:>7}  {dict(sorted(statuses.items()))}"
         )
     governed, bare = results["governed"][0], results["bare"][0]
     print(f"governed / bare rate: {governed / bare:.2f} (target >= 0.33)")
+    governed_cpu, bare_cpu = results["governed"][3], results["bare"][3]
+    if governed_cpu and bare_cpu:
+        print(f"bare / governed CPU per request: {bare_cpu / governed_cpu:.2f}")
     print(f"governed p99: {percentile(results['governed'][1], 0.99):.1f} ms (target < 50 ms)")
 
 

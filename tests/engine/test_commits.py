@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
@@ -12,9 +15,12 @@ from sqlalchemy.exc import IntegrityError
 
 from greenlight.core.settings import Settings
 from greenlight.engine import requests
-from greenlight.engine.commits import NewRows
+from greenlight.engine.commits import GroupCommit, NewRows
+from greenlight.engine.lifecycle import record_events
 from greenlight.engine.platform import Platform
-from greenlight.store.schema import generation_requests, ledger_entries
+from greenlight.store import Database
+from greenlight.store.db import engine_for
+from greenlight.store.schema import generation_requests, ledger_entries, metadata
 from tests.world import World, build_world
 
 
@@ -120,3 +126,79 @@ def test_a_closed_platform_refuses_writes_after_finishing_queued_ones(settings: 
     platform.close()
     with pytest.raises(RuntimeError, match="closed"):
         platform.commits.write(late)
+
+
+def test_a_lone_writer_never_waits_for_the_pace(world: World) -> None:
+    units = _prepared(world, 5)
+    paced = GroupCommit(world.platform.db, world.platform.ledger, pace=30.0)
+    commits = _commits_counted(world)
+    started = time.monotonic()
+    for unit in units:
+        paced.write(unit)
+    paced.close()
+    assert time.monotonic() - started < 30.0
+    assert len(commits) == 5
+
+
+def test_a_crowd_of_writers_is_written_in_few_large_batches(world: World) -> None:
+    units = _prepared(world, 60)
+    before, _ = _stored(world)
+    paced = GroupCommit(world.platform.db, world.platform.ledger, pace=0.5)
+    commits = _commits_counted(world)
+    start = threading.Barrier(len(units))
+
+    def submit(unit: NewRows) -> None:
+        start.wait()
+        paced.write(unit)
+
+    threads = [threading.Thread(target=submit, args=(u,)) for u in units]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    paced.close()
+
+    count, indexes = _stored(world)
+    assert count == before + 60
+    assert indexes == list(range(len(indexes)))
+    assert len(commits) <= 10
+
+
+def test_a_batch_is_stored_byte_for_byte_as_sqlalchemy_stores_it(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    platform = Platform.open(sqlite_settings)
+    world = build_world(platform)
+    units = _prepared(world, 3)
+    # A twin of the database as it stands, to write the same batch the plain way.
+    twin_path = tmp_path / "twin.db"
+    source, copy = sqlite3.connect(tmp_path / "greenlight.db"), sqlite3.connect(twin_path)
+    source.backup(copy)
+    source.close()
+    copy.close()
+    twin = Database(engine_for(f"sqlite:///{twin_path}"))
+
+    for unit in units:
+        assert len(platform.commits.write(unit)) == 2
+    with twin.transaction() as conn:
+        for table in sorted(
+            {t for u in units for t in u.rows}, key=lambda t: metadata.sorted_tables.index(t)
+        ):
+            rows = [row for u in units for row in u.rows.get(table, [])]
+            if rows:
+                conn.execute(table.insert(), rows)
+        for unit in units:
+            record_events(conn, platform.ledger, unit.request_id, unit.events)
+
+    written = [t.name for u in units for t, rows in u.rows.items() if rows]
+    tables = [*written, "ledger_entries", "request_events"]
+    for name in dict.fromkeys(tables):
+        query = f"SELECT * FROM {name} ORDER BY 1, 2"
+        with platform.db.read() as conn:
+            ours = conn.exec_driver_sql(query).all()
+        with twin.read() as conn:
+            plain = conn.exec_driver_sql(query).all()
+        assert ours == plain, name
+        assert ours, name
+    twin.close()
+    platform.close()

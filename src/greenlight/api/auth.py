@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from greenlight.accounts import (
     SESSION_COOKIE,
@@ -100,6 +101,19 @@ def require_csrf(request: Request, session: Session) -> None:
             code="auth.csrf",
             reason="csrf",
         )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of a well-formed ``Authorization: Bearer <token>`` header, else None.
+
+    The same reading as the ``HTTPBearer`` dependency above, for routes that
+    authenticate without FastAPI's dependency machinery (see routes/requests.py).
+    """
+    authorization = request.headers.get("authorization")
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return credentials
 
 
 CurrentAccess = Annotated[Access, Depends(current_access)]

@@ -23,7 +23,9 @@ with codes ``backend.<backend name>.<what>``.
 
 from __future__ import annotations
 
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -314,21 +316,13 @@ def still_size(
     if formats is None:
         raise _unsupported_type(backend, item, accepted)
     try:
-        with warnings.catch_warnings():
-            # The size is checked below against our own, lower limit.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(item.path) as image:  # reads the header only
-                width, height = image.size
-                found = image.format
-                if width * height > MAX_PIXELS:
-                    raise _too_large(backend, item, width, height, MAX_PIXELS)
-                orientation = _orientation(image)
+        width, height, found, orientation = _still_header(item.path)
     except Image.DecompressionBombError:
         raise _too_large(backend, item, None, None, MAX_PIXELS) from None
-    except InvalidInput:
-        raise
     except Exception as exc:  # Pillow raises many types on bad or missing files
         raise _unreadable(backend, item) from exc
+    if width * height > MAX_PIXELS:
+        raise _too_large(backend, item, width, height, MAX_PIXELS)
     if found not in formats:
         raise _unsupported_type(backend, item, accepted)
     if orientation != 1:
@@ -341,6 +335,37 @@ def still_size(
             part=item.part,
         )
     return width, height
+
+
+# What a still's header says, by file identity: every submission naming a plate
+# checks it, and opening it with Pillow is most of a submission's parameter check.
+# A file changed in place (new size or mtime) is read again; blobs never are.
+_HEADERS: OrderedDict[tuple[str, int, int, int], tuple[int, int, str | None, int]] = OrderedDict()
+_HEADERS_LOCK = threading.Lock()
+MAX_HEADERS = 4096
+
+
+def _still_header(path: Path) -> tuple[int, int, str | None, int]:
+    """Width, height, Pillow's format name and the EXIF orientation of the still at ``path``."""
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _HEADERS_LOCK:
+        known = _HEADERS.get(key)
+    if known is not None:
+        return known
+    with warnings.catch_warnings():
+        # The size is checked by the caller against our own, lower limit.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+            # Past our limit the orientation is never needed (and may cost a decode).
+            orientation = _orientation(image) if width * height <= MAX_PIXELS else 1
+            header = (width, height, image.format, orientation)
+    with _HEADERS_LOCK:
+        _HEADERS[key] = header
+        if len(_HEADERS) > MAX_HEADERS:
+            _HEADERS.popitem(last=False)
+    return header
 
 
 def _orientation(image: Image.Image) -> int:

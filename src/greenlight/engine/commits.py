@@ -5,8 +5,10 @@ one by one, concurrent submissions queue on the database's single writer and
 each pays its own BEGIN, ledger-head update, statement round trips and
 COMMIT (an fsync). Here one committer thread takes every unit that arrived
 while it was busy and writes them all with one multi-row INSERT per table and
-one ledger append, then commits once. A lone unit commits at once (no timer),
-and nobody waits longer than one commit for their batch to start.
+one ledger append, then commits once. A lone unit commits at once (no timer).
+Under load (many units queued up behind the last batch) the committer lets the
+next batch fill for up to ``pace`` (20 ms) after the last one started, while
+units keep arriving, so a commit's fixed cost is shared by many more of them.
 
 Callers on an event loop ``await write_async(unit)``: the committer resolves
 all of a batch's futures with one hand-off to the loop, so a batch of 30 costs
@@ -23,12 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
 
 from greenlight.core.models import LedgerMark
 from greenlight.engine.lifecycle import record_event_groups
@@ -39,6 +42,13 @@ from greenlight.store.schema import metadata
 # Parents before children, so one batch's rows satisfy its foreign keys.
 _TABLE_ORDER = {table.name: i for i, table in enumerate(metadata.sorted_tables)}
 MAX_BATCH = 128
+# Under load (CROWD or more units arrived while a batch was being written), the
+# next batch starts at most PACE after the previous one did, and sooner once GAP
+# passes with nothing new: with 30 writers this makes batches of ~15 instead of ~4,
+# and a commit's fixed cost (~1 ms of a ~0.2 ms-per-unit write) is shared by more.
+PACE = 0.02
+GAP = 0.004
+CROWD = 4
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,10 @@ class _Waiting:
 class GroupCommit:
     """Writes :class:`NewRows` units, batching the ones that arrive together."""
 
-    def __init__(self, db: Database, ledger: Ledger, *, max_batch: int = MAX_BATCH) -> None:
-        self.db, self.ledger, self.max_batch = db, ledger, max_batch
+    def __init__(
+        self, db: Database, ledger: Ledger, *, max_batch: int = MAX_BATCH, pace: float = PACE
+    ) -> None:
+        self.db, self.ledger, self.max_batch, self.pace = db, ledger, max_batch, pace
         self._ready = threading.Condition()
         self._queue: deque[_Waiting] = deque()
         self._committer: threading.Thread | None = None
@@ -113,6 +125,8 @@ class GroupCommit:
             if self._closed:
                 raise RuntimeError("the platform is closed; nothing more can be written")
             self._queue.append(waiting)
+            if len(self._queue) not in (1, self.max_batch):
+                return  # the committer is writing, or pacing and will look when it is time
             if self._committer is None:
                 self._committer = threading.Thread(
                     target=self._run, name="greenlight-group-commit", daemon=True
@@ -121,15 +135,29 @@ class GroupCommit:
             self._ready.notify()
 
     def _run(self) -> None:
+        busy = False  # many units arrived while the last batch was being written
+        started = 0.0  # when the last batch started
         while True:
             with self._ready:
                 while not self._queue and not self._closed:
                     self._ready.wait()
+                if busy:  # let the batch fill while writers keep coming, up to the pace
+                    until = started + self.pace
+                    seen = len(self._queue)
+                    while seen < self.max_batch and not self._closed:
+                        left = until - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._ready.wait(min(GAP, left))
+                        if len(self._queue) == seen:
+                            break
+                        seen = len(self._queue)
                 if not self._queue:
                     return  # closed and drained
                 batch = [
                     self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
                 ]
+            started = time.monotonic()
             try:
                 self._commit(batch)
             except BaseException as exc:  # pragma: no cover - _commit hands errors to members
@@ -137,14 +165,17 @@ class GroupCommit:
                     if member.marks is None and member.error is None:
                         member.error = exc
             _hand_back(batch)
+            with self._ready:
+                busy = len(self._queue) >= CROWD
 
     def _commit(self, batch: list[_Waiting]) -> None:
         alone = [w for w in batch if w.unit.guard is not None]
         together = [w for w in batch if w.unit.guard is None]
         if len(together) > 1:
             try:
+                batch_writes = self._bound([w.unit for w in together])  # before the lock
                 with self.db.transaction() as conn:
-                    marks = self._insert(conn, [w.unit for w in together])
+                    marks = self._insert(conn, batch_writes)
                 for member, got in zip(together, marks, strict=True):
                     member.marks = got
                 together = []
@@ -152,24 +183,146 @@ class GroupCommit:
                 pass
         for member in (*together, *alone):
             try:
+                writes = self._bound([member.unit])
                 with self.db.transaction() as conn:
                     if member.unit.guard is not None:
                         member.unit.guard(conn)
-                    member.marks = self._insert(conn, [member.unit])[0]
+                    member.marks = self._insert(conn, writes)[0]
             except Exception as exc:  # handed to the caller that owns the unit
                 member.error = exc
 
-    def _insert(self, conn: Connection, units: Sequence[NewRows]) -> list[tuple[LedgerMark, ...]]:
+    def _bound(self, units: Sequence[NewRows]) -> _Writes:
+        """What ``units`` write, made ready outside the write lock: each table's rows
+        (parents first) with their values bound where possible, and each event's
+        canonical bytes (checked and encoded once, here)."""
         merged: dict[Table, list[Mapping[str, Any]]] = {}
         for unit in units:
             for table, rows in unit.rows.items():
                 merged.setdefault(table, []).extend(rows)
-        for table in sorted(merged, key=lambda t: _TABLE_ORDER[t.name]):
-            if merged[table]:
-                conn.execute(table.insert(), merged[table])
-        return record_event_groups(
-            conn, self.ledger, [(unit.request_id, unit.events) for unit in units]
+        dialect = self.db.engine.dialect
+        tables = [
+            _bind(table, merged[table], dialect)
+            for table in sorted(merged, key=lambda t: _TABLE_ORDER[t.name])
+            if merged[table]
+        ]
+        events: list[tuple[str, Sequence[Event]]] = [
+            (unit.request_id, [_Sealed.of(e) for e in unit.events]) for unit in units
+        ]
+        return _Writes(tables, events)
+
+    def _insert(self, conn: Connection, writes: _Writes) -> list[tuple[LedgerMark, ...]]:
+        for write in writes.tables:
+            if write.sql is not None:
+                conn.exec_driver_sql(write.sql, write.values)
+            else:
+                conn.execute(write.table.insert(), write.rows)
+        return record_event_groups(conn, self.ledger, writes.events)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One table's rows, and (when ``sql`` is set) their values bound for the driver."""
+
+    table: Table
+    rows: Sequence[Mapping[str, Any]]
+    sql: str | None = None
+    values: Sequence[tuple[Any, ...] | dict[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class _Sealed(Event):
+    """An event with its canonical bytes worked out already (the ledger asks for them
+    under the write lock; encoding there would hold every other writer up)."""
+
+    body: bytes = b""
+
+    @classmethod
+    def of(cls, event: Event) -> _Sealed:
+        """``event`` and its canonical bytes; refuses what ``Event.canonical`` refuses."""
+        return cls(
+            **{f.name: getattr(event, f.name) for f in fields(Event)}, body=event.canonical()
         )
+
+    def canonical(self) -> bytes:
+        """The bytes :meth:`Event.canonical` gave when the event was sealed."""
+        return self.body
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """A batch ready to write: its tables' rows, and its events by request."""
+
+    tables: list[_Write]
+    events: list[tuple[str, Sequence[Event]]]
+
+
+@dataclass(frozen=True)
+class _CompiledInsert:
+    sql: str
+    names: tuple[str, ...]
+    binders: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+
+# An INSERT compiled once per table, column set and dialect (None: not bindable here).
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], _CompiledInsert | None] = {}
+
+
+def _compiled_insert(
+    table: Table, keys: tuple[str, ...], dialect: Dialect
+) -> _CompiledInsert | None:
+    found = _COMPILED.get((dialect.name, table.name, keys), False)
+    if found is not False:
+        return found  # type: ignore[return-value]
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(keys)
+    processors = compiled._bind_processors
+    binders: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        processor = processors.get(name)
+        if processor is not None and not callable(processor):
+            binders = []  # a tuple type's processors: leave it to SQLAlchemy
+            break
+        binders.append(processor)
+    insert: _CompiledInsert | None = None
+    # Only when every value comes from the rows: a column default SQLAlchemy would
+    # fill in per row (none on the tables a submission writes) keeps its own path.
+    if (
+        len(binders) == len(names)
+        and sorted(names) == sorted(keys)
+        and set(compiled.binds) == set(keys)
+    ):
+        insert = _CompiledInsert(compiled.string, names, tuple(binders), bool(compiled.positional))
+    _COMPILED[(dialect.name, table.name, keys)] = insert
+    return insert
+
+
+def _bind(table: Table, rows: Sequence[Mapping[str, Any]], dialect: Dialect) -> _Write:
+    """Bind ``rows``' values as SQLAlchemy would (same SQL, same type processing), once.
+
+    Skipping SQLAlchemy's per-execution work halves a batch's insert time; rows it
+    cannot bind so (mixed column sets, a value a type refuses) are left to
+    SQLAlchemy, which then does and reports exactly what it always did.
+    """
+    keys = tuple(rows[0])
+    insert = _compiled_insert(table, keys, dialect)
+    if insert is None or any(tuple(row) != keys for row in rows):
+        return _Write(table, rows)
+    pairs = tuple(zip(insert.names, insert.binders, strict=True))
+    try:
+        if insert.positional:
+            values: list[Any] = [
+                tuple(bind(row[n]) if bind is not None else row[n] for n, bind in pairs)
+                for row in rows
+            ]
+        else:
+            values = [
+                {n: bind(row[n]) if bind is not None else row[n] for n, bind in pairs}
+                for row in rows
+            ]
+    except Exception:  # SQLAlchemy will raise it, wrapped as it always does
+        return _Write(table, rows)
+    return _Write(table, rows, insert.sql, values)
 
 
 def _hand_back(batch: Sequence[_Waiting]) -> None:

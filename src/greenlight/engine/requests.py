@@ -48,6 +48,7 @@ from greenlight.policy import PolicyDocument
 from greenlight.productions import get_production, get_shot
 from greenlight.provenance import prompt_digest
 from greenlight.rights import disclosure_row, get_tool
+from greenlight.store.registry import RegistryView
 from greenlight.store.schema import (
     approvals,
     consents,
@@ -106,12 +107,26 @@ def submit(platform: Platform, access: Access, draft: RequestDraft) -> RequestDe
     return submission.written(platform.commits.write(submission.unit))
 
 
-def prepare(platform: Platform, access: Access, draft: RequestDraft) -> Submission:
-    """Check and judge a draft (reads only); :func:`submit` is this plus the write."""
+def prepare(
+    platform: Platform,
+    access: Access,
+    draft: RequestDraft,
+    *,
+    reading: tuple[Connection, RegistryView] | None = None,
+) -> Submission:
+    """Check and judge a draft (reads only); :func:`submit` is this plus the write.
+
+    The reads happen in a read transaction of their own, or in ``reading``: a
+    read transaction the caller already has open (the one that authenticated
+    the caller, say) and its registry view.
+    """
     access.require_submit(draft.production_id)
     request_id, decision_id = new_id("request"), new_id("decision")
-    with platform.db.read() as conn:
-        found = _gather(conn, platform, access, draft, request_id)
+    if reading is None:
+        with platform.db.read() as conn:
+            found = _gather(conn, platform.registry.at(conn), platform, access, draft, request_id)
+    else:
+        found = _gather(*reading, platform, access, draft, request_id)
     ruling = platform.policy.decide(found.document)
     chosen = move(RequestState.REQUESTED, _POLICY_STEP[ruling.outcome])
     now, tool, inputs = found.now, found.tool, found.inputs
@@ -259,10 +274,14 @@ class _Gathered:
 
 
 def _gather(
-    conn: Connection, platform: Platform, access: Access, draft: RequestDraft, request_id: str
+    conn: Connection,
+    registry: RegistryView,
+    platform: Platform,
+    access: Access,
+    draft: RequestDraft,
+    request_id: str,
 ) -> _Gathered:
     """Check what a draft names and collect the facts the policy judges it on."""
-    registry = platform.registry.at(conn)
     production = registry.get(
         ("production", draft.production_id), lambda: get_production(conn, draft.production_id)
     )
