@@ -113,8 +113,8 @@ class CedarQuery:
         }
 
 
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+# One encoder for every query: json.dumps with separators builds a new one per call.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def build_query(document: PolicyDocument) -> CedarQuery:
