@@ -16,7 +16,6 @@ needs.
 from __future__ import annotations
 
 import re
-import time
 import wave
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -224,7 +223,6 @@ def speak_script(
     out_dir: Path,
     progress: Progress,
     parameters: Mapping[str, Any],
-    started: float,
     describe: Callable[[], dict[str, Any]] = dict,
 ) -> BackendResult:
     """Say every line of ``script`` with ``voice`` into WAVs in ``out_dir``; the run's result.
@@ -257,7 +255,6 @@ def speak_script(
         parameters=dict(parameters),
         seed=None,
         usage=usage,
-        duration_ms=round((time.perf_counter() - started) * 1000),
         cost_usd=Decimal("0"),  # runs on our own machine
         kind="generated",
     )

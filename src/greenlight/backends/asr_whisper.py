@@ -52,10 +52,11 @@ from greenlight.backends.base import (
     BackendOutput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
     Progress,
+    Task,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import InvalidInput
 from greenlight.core.settings import Settings
@@ -94,7 +95,7 @@ _LOW_LOGPROB = -0.7
 Samples = npt.NDArray[np.float32]
 
 
-class WhisperASRBackend:
+class WhisperASRBackend(CheckedBackend):
     """Transcribes English dialogue into subtitle events and word timings."""
 
     name = "asr-whisper"
@@ -163,18 +164,10 @@ class WhisperASRBackend:
         _probe(self.name, _audio_input(self.name, inputs).path)
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Transcribe the audio; write the subtitle file and the word timings into ``out_dir``."""
         started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, _, progress = task
         source = _audio_input(self.name, inputs)
         frame_rate = _probe(self.name, source.path) or DEFAULT_FRAME_RATE
         progress(0.0, "decoding audio")

@@ -8,12 +8,14 @@ lifecycle that calls it, so a backend can be tested, and swapped, on its own.
 from __future__ import annotations
 
 import math
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from greenlight.core.errors import InvalidInput
 
@@ -207,9 +209,10 @@ class BackendResult:
     parameters: dict[str, Any]
     seed: int | None
     usage: dict[str, Any]
-    duration_ms: int
     cost_usd: Decimal | None
     kind: Literal["generated", "edited"]
+    duration_ms: int = 0
+    """Wall time of the run; :meth:`CheckedBackend.run` measures it."""
 
 
 class Backend(Protocol):
@@ -247,6 +250,54 @@ class Backend(Protocol):
         reports one when it is ``None``. ``progress`` is called as work goes.
         """
         ...
+
+
+class Task(NamedTuple):
+    """One checked task, as :meth:`CheckedBackend.work` is given it (it unpacks as a tuple).
+
+    ``parameters`` are the effective ones :meth:`Backend.check` returned.
+    """
+
+    inputs: Sequence[BackendInput]
+    parameters: dict[str, Any]
+    out_dir: Path
+    seed: int | None
+    progress: Progress
+
+
+class CheckedBackend(ABC):
+    """The part of :class:`Backend` every backend here shares: ``run`` checks the
+    task again (the worker may not be the process that checked it at submission),
+    hands it to :meth:`work` and times it, so each backend writes only its work.
+    """
+
+    name: str
+    capabilities: Capabilities
+
+    @abstractmethod
+    def check(
+        self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """As :meth:`Backend.check`."""
+
+    @abstractmethod
+    def work(self, task: Task) -> BackendResult:
+        """Do the checked task, writing every output inside ``task.out_dir``."""
+
+    def run(
+        self,
+        inputs: Sequence[BackendInput],
+        parameters: Mapping[str, Any],
+        out_dir: Path,
+        *,
+        seed: int | None = None,
+        progress: Progress = no_progress,
+    ) -> BackendResult:
+        """As :meth:`Backend.run`: check, work, and report how long it took."""
+        started = time.perf_counter()
+        task = Task(inputs, self.check(inputs, parameters), out_dir, seed, progress)
+        result = self.work(task)
+        return replace(result, duration_ms=round((time.perf_counter() - started) * 1000))
 
 
 PROMPT = "prompt"

@@ -60,11 +60,12 @@ from greenlight.backends.base import (
     BackendOutput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
     Progress,
+    Task,
     bad_parameter,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import GreenlightError, InvalidInput
 from greenlight.core.settings import Settings
@@ -97,7 +98,7 @@ class Workflow:
     outputs: tuple[str, ...] | None
 
 
-class ComfyUIBackend:
+class ComfyUIBackend(CheckedBackend):
     """Runs the studio's vetted ComfyUI workflows over ComfyUI's HTTP API."""
 
     name = NAME
@@ -158,18 +159,9 @@ class ComfyUIBackend:
             )
         return _parse_workflow(name, path.read_bytes())
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Upload the inputs, run the workflow on ComfyUI, write every saved image."""
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, seed, progress = task
         workflow = self.workflow(effective["workflow"])
         config = self.settings.comfyui
         if not config.url:
@@ -267,7 +259,6 @@ class ComfyUIBackend:
             parameters=effective,
             seed=seed,
             usage=usage,
-            duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=None,  # the studio's own GPUs: the tool's rate card prices them
             kind="edited" if inputs else "generated",
         )

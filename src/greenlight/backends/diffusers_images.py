@@ -48,11 +48,12 @@ from greenlight.backends.base import (
     BackendOutput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
     Progress,
+    Task,
     bad_parameter,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import GreenlightError, InvalidInput
 from greenlight.core.settings import LocalModels, Settings
@@ -147,7 +148,7 @@ _PARAMETERS = (
 Pixels = npt.NDArray[Any]
 
 
-class DiffusersBackend:
+class DiffusersBackend(CheckedBackend):
     """Makes or reworks images with a Stable Diffusion pipeline from a local folder."""
 
     name = NAME
@@ -267,22 +268,13 @@ class DiffusersBackend:
                 )
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Make ``variants`` PNGs in ``out_dir``, named after the model and each one's seed.
 
         Fails (``backend.diffusers.*``) leaving nothing in ``out_dir`` if the
         model cannot load, the pipeline crashes or it produces non-finite pixels.
         """
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, seed, progress = task
         variants = int(effective["variants"])
         if seed is None:
             seed = secrets.randbelow(2**31)
@@ -293,15 +285,15 @@ class DiffusersBackend:
                 code="backend.diffusers.bad_seed",
             )
         folder = _model_folder(self.models_dir, effective["model"])
-        task = effective["task"]
+        pipeline_task = effective["task"]
         image_at, mask_at = _roles(inputs)
         images = _task_images(inputs, image_at, mask_at)
         progress(0.0, f"loading {folder.name}")
         loaded_at = time.perf_counter()
-        pipeline = _pipeline(folder, task, self.device, self.threads)
+        pipeline = _pipeline(folder, pipeline_task, self.device, self.threads)
         load_ms = round((time.perf_counter() - loaded_at) * 1000)
         steps = int(effective["steps"])
-        if task != "text_to_image":
+        if pipeline_task != "text_to_image":
             steps = min(int(steps * effective["strength"]), steps)
         made = _generate(pipeline, folder, effective, images, seed, variants, steps, progress)
         worked = time.perf_counter() - loaded_at
@@ -329,11 +321,10 @@ class DiffusersBackend:
                 # Time the GPU was held (loading and denoising), for the prompt log's cost.
                 **({"gpu_seconds": round(worked, 3)} if self.device != "cpu" else {}),
             },
-            duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=None,  # our own hardware: the tool's rate card prices it
             # Inpainting alters a real image in places; the other tasks make a new one
             # (an input image is recorded as an ingredient, not as the edited source).
-            kind="edited" if task == "inpaint" else "generated",
+            kind="edited" if pipeline_task == "inpaint" else "generated",
         )
 
 

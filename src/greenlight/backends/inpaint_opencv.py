@@ -20,10 +20,8 @@ and written, and what is refused.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -42,10 +40,10 @@ from greenlight.backends.base import (
     BackendInput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
-    Progress,
+    Task,
     check_parameters,
-    no_progress,
 )
 
 METHODS = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
@@ -60,7 +58,7 @@ MAX_RADIUS = 50
 _MARGIN = 4
 
 
-class OpenCVInpaintBackend:
+class OpenCVInpaintBackend(CheckedBackend):
     """Fills a mask, or rectangles, of a plate in from the surrounding pixels."""
 
     name = "inpaint-opencv"
@@ -102,18 +100,9 @@ class OpenCVInpaintBackend:
         plan_cleanup(self.name, inputs, effective.get("regions"))
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Inpaint the plates and write the clean ones into ``out_dir``."""
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, _, progress = task
         cleanup = plan_cleanup(self.name, inputs, effective.get("regions"))
         radius, method = effective["radius"], METHODS[effective["method"]]
 
@@ -128,7 +117,6 @@ class OpenCVInpaintBackend:
             parameters=effective,
             seed=None,
             usage=usage,
-            duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=Decimal("0"),  # runs on our own machine
             kind="edited",
         )

@@ -20,10 +20,8 @@ precision (the library's) and scaled back; pixels outside the mask keep their
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,11 +40,11 @@ from greenlight.backends.base import (
     BackendInput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
-    Progress,
+    Task,
     bad_parameter,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import InvalidInput
 
@@ -55,7 +53,7 @@ MAX_PATCH_SIZE = 21
 MAX_SEED = 2**32 - 1  # numpy's generators take any such seed
 
 
-class PatchMatchInpaintBackend:
+class PatchMatchInpaintBackend(CheckedBackend):
     """Fills a mask, or rectangles, of a plate with patches found elsewhere in it."""
 
     name = "inpaint-patchmatch"
@@ -103,18 +101,9 @@ class PatchMatchInpaintBackend:
             )
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Inpaint the plates with ``seed`` (one is drawn when ``None``) into ``out_dir``."""
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, seed, progress = task
         if seed is None:
             seed = secrets.randbelow(MAX_SEED + 1)
         elif seed < 0:
@@ -134,7 +123,6 @@ class PatchMatchInpaintBackend:
             parameters=effective,
             seed=seed,
             usage=usage,
-            duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=Decimal("0"),  # runs on our own machine
             kind="edited",
         )

@@ -25,7 +25,6 @@ import html
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -36,9 +35,9 @@ from greenlight.backends.base import (
     BackendInput,
     BackendOutput,
     BackendResult,
-    Progress,
+    CheckedBackend,
+    Task,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import InvalidInput, Unavailable
 from greenlight.core.settings import Settings
@@ -209,7 +208,7 @@ def translate_segments(modes: Sequence[str], segments: list[str]) -> list[str]:
     return [" ".join(_MARKS.sub("", html.unescape(found[k])).split()) for k in range(len(found))]
 
 
-class ApertiumBackend:
+class ApertiumBackend(CheckedBackend):
     """Subtitle translation with Apertium, pivoting through Spanish."""
 
     name = NAME
@@ -231,18 +230,9 @@ class ApertiumBackend:
         effective["source"], effective["target"] = request.source, request.target
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Translate the subtitles; write ``<stem>.<target>.srt`` and its report."""
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, _, progress = task
         request = _mt.read_request(NAME, effective)
         modes = route(request.source, request.target)
         item = inputs[0]
@@ -274,7 +264,6 @@ class ApertiumBackend:
                 "route": list(modes),
                 "pivot": PIVOT if len(modes) > 1 else None,
             },
-            duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=None,
             kind="edited",
         )

@@ -27,10 +27,8 @@ HTTP timeouts and retries are ``GREENLIGHT_HTTP_*``. Data leaves the studio:
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,9 +38,9 @@ from greenlight.backends.base import (
     BackendInput,
     BackendOutput,
     BackendResult,
-    Progress,
+    CheckedBackend,
+    Task,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import InvalidInput
 from greenlight.core.settings import Settings
@@ -84,7 +82,7 @@ class MTVendorSettings:
         )
 
 
-class HttpMTBackend:
+class HttpMTBackend(CheckedBackend):
     """Subtitle translation by the studio's MT vendor."""
 
     name = NAME
@@ -107,18 +105,9 @@ class HttpMTBackend:
         effective["source"], effective["target"] = request.source, request.target
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Send the track's segments to the vendor; write the translation and its report."""
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, _, progress = task
         if not self.vendor.url:
             raise InvalidInput(
                 "No MT service is configured on this worker; set GREENLIGHT_MT_URL (and "
@@ -188,7 +177,6 @@ class HttpMTBackend:
                 "glossary_issues": result.glossary_issues,
                 **log,
             },
-            duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=None,
             kind="edited",
         )

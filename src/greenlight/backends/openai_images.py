@@ -27,10 +27,8 @@ import base64
 import binascii
 import io
 import re
-import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,11 +48,11 @@ from greenlight.backends.base import (
     BackendOutput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
-    Progress,
+    Task,
     bad_parameter,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import InvalidInput
 from greenlight.core.settings import Settings
@@ -69,7 +67,7 @@ _SIZE = re.compile(r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$")
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 
-class OpenAIImagesBackend:
+class OpenAIImagesBackend(CheckedBackend):
     """Text to image and image edits on an OpenAI-compatible service."""
 
     name = NAME
@@ -144,21 +142,12 @@ class OpenAIImagesBackend:
                 )
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Ask the service for the images and write them into ``out_dir``.
 
         ``seed`` is ignored: the API has none, and the result says so (``None``).
         """
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, _, progress = task
         config = self.settings.openai_images
         if not config.api_key:
             raise InvalidInput(
@@ -226,7 +215,6 @@ class OpenAIImagesBackend:
             parameters=effective,
             seed=None,
             usage=usage,
-            duration_ms=round((time.perf_counter() - started) * 1000),
             cost_usd=cost,
             kind="edited" if images else "generated",
         )

@@ -23,11 +23,9 @@ import io
 import re
 import shutil
 import subprocess
-import time
 import wave
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from greenlight.backends._speech import (
@@ -44,10 +42,10 @@ from greenlight.backends.base import (
     BackendInput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
-    Progress,
+    Task,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import InvalidInput, Unavailable
 
@@ -140,7 +138,7 @@ class EspeakVoice:
         return Speech(pcm16(data), rate)
 
 
-class EspeakBackend:
+class EspeakBackend(CheckedBackend):
     """Says text or subtitle events with espeak-ng, one WAV per utterance."""
 
     name = "tts-espeak"
@@ -231,21 +229,12 @@ class EspeakBackend:
         plan_script(self.name, inputs, voice.language)
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Say every utterance of the inputs into WAV files in ``out_dir``."""
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, _, progress = task
         voice = self.voice_for(effective["language"], effective["voice"], effective["speed"])
         script = plan_script(self.name, inputs, voice.language)
-        return speak_script(voice, script, out_dir, progress, effective, started)
+        return speak_script(voice, script, out_dir, progress, effective)
 
     def say(self, text: str, language: str = "en", voice: str | None = None) -> Speech:
         """One line spoken (a convenience for callers outside the engine)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -44,10 +43,10 @@ from greenlight.backends.base import (
     BackendInput,
     BackendResult,
     Capabilities,
+    CheckedBackend,
     Parameter,
-    Progress,
+    Task,
     check_parameters,
-    no_progress,
 )
 from greenlight.core.errors import InvalidInput, Unavailable
 
@@ -157,7 +156,7 @@ def _installed_voice(backend: str, language: str, name: str) -> str:
     return name
 
 
-class PiperBackend:
+class PiperBackend(CheckedBackend):
     """Says text or subtitle events with a Piper voice, one WAV per utterance."""
 
     name = "tts-piper"
@@ -216,18 +215,9 @@ class PiperBackend:
         plan_script(self.name, inputs, effective["language"])
         return effective
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         """Say every utterance of the inputs into WAV files in ``out_dir``."""
-        started = time.perf_counter()
-        effective = self.check(inputs, parameters)
+        inputs, effective, out_dir, _, progress = task
         script = plan_script(self.name, inputs, effective["language"])
         voice = self.voice_for(effective["language"], effective["voice"], effective["variation"])
         return speak_script(
@@ -236,7 +226,6 @@ class PiperBackend:
             out_dir,
             progress,
             effective,
-            started,
             lambda: {"reproducible": effective["variation"] == "none"},
         )
 
