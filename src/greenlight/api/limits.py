@@ -80,7 +80,11 @@ def upload_body(**fields: dict[str, Any]) -> dict[str, Any]:
     Upload routes read the stream themselves (to enforce the limits above), so
     FastAPI cannot describe their body; this says what they take.
     """
-    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    return multipart_body({"file": {"type": "string", "format": "binary"}, **fields})
+
+
+def multipart_body(properties: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a multipart form whose ``properties`` are all required."""
     return {
         "requestBody": {
             "required": True,

@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from greenlight.backends._http import write_all
-from greenlight.backends.base import BackendInput, Capabilities, Parameter, bad_parameter
+from greenlight.backends.base import (
+    BackendInput,
+    Capabilities,
+    Parameter,
+    bad_parameter,
+    check_parameters,
+)
 from greenlight.core.errors import InvalidInput
 from greenlight.localization.glossary import (
     GlossaryEntry,
@@ -173,6 +179,25 @@ def read_request(backend: str, effective: Mapping[str, Any]) -> Request:
                 Suggestion(hit["source"], hit["translation"], float(hit["score"]))
             )
     return request
+
+
+def check_task(
+    backend: str,
+    capabilities: Capabilities,
+    inputs: Sequence[BackendInput],
+    parameters: Mapping[str, Any],
+    pair: Callable[[str, str], object] = lambda source, target: None,
+) -> dict[str, Any]:
+    """An MT backend's check: parameters, the language ``pair`` (refused by raising),
+    glossary and memory against the readable subtitles; the effective parameters,
+    with the languages normalized."""
+    effective = check_parameters(backend, capabilities, parameters)
+    request = read_request(backend, effective)
+    pair(request.source, request.target)
+    item = subtitles_input(backend, inputs)
+    check_memory(backend, request, read_subtitles(backend, item, request.source))
+    effective["source"], effective["target"] = request.source, request.target
+    return effective
 
 
 def check_memory(backend: str, request: Request, track: Track) -> None:

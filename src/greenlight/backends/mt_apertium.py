@@ -37,7 +37,6 @@ from greenlight.backends.base import (
     BackendResult,
     CheckedBackend,
     Task,
-    check_parameters,
 )
 from greenlight.core.errors import InvalidInput, Unavailable
 from greenlight.core.settings import Settings
@@ -221,14 +220,7 @@ class ApertiumBackend(CheckedBackend):
         self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Refuse an unknown pair, a bad glossary or memory, or unreadable subtitles."""
-        effective = check_parameters(NAME, self.capabilities, parameters)
-        request = _mt.read_request(NAME, effective)
-        route(request.source, request.target)
-        item = _mt.subtitles_input(NAME, inputs)
-        track = _mt.read_subtitles(NAME, item, request.source)
-        _mt.check_memory(NAME, request, track)
-        effective["source"], effective["target"] = request.source, request.target
-        return effective
+        return _mt.check_task(NAME, self.capabilities, inputs, parameters, pair=route)
 
     def work(self, task: Task) -> BackendResult:
         """Translate the subtitles; write ``<stem>.<target>.srt`` and its report."""

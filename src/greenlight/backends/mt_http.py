@@ -40,7 +40,6 @@ from greenlight.backends.base import (
     BackendResult,
     CheckedBackend,
     Task,
-    check_parameters,
 )
 from greenlight.core.errors import InvalidInput
 from greenlight.core.settings import Settings
@@ -98,12 +97,7 @@ class HttpMTBackend(CheckedBackend):
         self, inputs: Sequence[BackendInput], parameters: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Refuse bad languages, glossary, memory or subtitles before any call is made."""
-        effective = check_parameters(NAME, self.capabilities, parameters)
-        request = _mt.read_request(NAME, effective)
-        item = _mt.subtitles_input(NAME, inputs)
-        _mt.check_memory(NAME, request, _mt.read_subtitles(NAME, item, request.source))
-        effective["source"], effective["target"] = request.source, request.target
-        return effective
+        return _mt.check_task(NAME, self.capabilities, inputs, parameters)
 
     def work(self, task: Task) -> BackendResult:
         """Send the track's segments to the vendor; write the translation and its report."""

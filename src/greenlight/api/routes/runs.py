@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 import greenlight
 from greenlight.api.auth import CurrentAccess, PlatformDep
 from greenlight.api.idempotency import model_response
+from greenlight.api.limits import multipart_body
 from greenlight.core.errors import InvalidInput, NotFound
 from greenlight.core.models import RequestDetail
 from greenlight.engine import otlp
@@ -66,30 +67,19 @@ def prompt_log(
 
 
 def _delivery_body() -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["output", "log"],
-                        "properties": {
-                            "output": {
-                                "type": "array",
-                                "items": {"type": "string", "format": "binary"},
-                                "description": f"The outputs (1 to {MAX_OUTPUTS} files).",
-                            },
-                            "log": {
-                                "type": "string",
-                                "description": "The vendor's prompt log, JSON (VendorLog).",
-                            },
-                        },
-                    }
-                }
+    return multipart_body(
+        {
+            "output": {
+                "type": "array",
+                "items": {"type": "string", "format": "binary"},
+                "description": f"The outputs (1 to {MAX_OUTPUTS} files).",
+            },
+            "log": {
+                "type": "string",
+                "description": "The vendor's prompt log, JSON (VendorLog).",
             },
         }
-    }
+    )
 
 
 @router.post(
