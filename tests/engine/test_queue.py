@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from greenlight.accounts import grant_role
 from greenlight.backends import Backend, BackendInput, BackendResult, backend_for
-from greenlight.backends.base import Progress, no_progress
+from greenlight.backends.base import CheckedBackend, Task
 from greenlight.core.enums import RequestState, Role
 from greenlight.core.errors import Conflict, Forbidden, InvalidInput
 from greenlight.core.models import ProductionDraft
@@ -40,7 +40,7 @@ FAST = QueueSettings(
 
 
 @dataclass
-class Flaky:
+class Flaky(CheckedBackend):
     """A real inpainting backend in front of which the first ``failures`` runs crash."""
 
     failures: int
@@ -49,7 +49,9 @@ class Flaky:
     name: str = "inpaint-opencv"
 
     def __post_init__(self) -> None:
-        self.real = backend_for(self.name)
+        real = backend_for(self.name)
+        assert isinstance(real, CheckedBackend)
+        self.real = real
         self.capabilities = self.real.capabilities
 
     def check(
@@ -57,19 +59,11 @@ class Flaky:
     ) -> dict[str, Any]:
         return self.real.check(inputs, parameters)
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error
-        return self.real.run(inputs, parameters, out_dir, seed=seed, progress=progress)
+        return self.real.work(task)
 
 
 @dataclass
@@ -81,20 +75,12 @@ class Slow(Flaky):
     pause: float = 0.01
     started: threading.Event = field(default_factory=threading.Event)
 
-    def run(
-        self,
-        inputs: Sequence[BackendInput],
-        parameters: Mapping[str, Any],
-        out_dir: Path,
-        *,
-        seed: int | None = None,
-        progress: Progress = no_progress,
-    ) -> BackendResult:
+    def work(self, task: Task) -> BackendResult:
         self.started.set()
         for step in range(self.steps):
-            progress(step / self.steps, "thinking")
+            task.progress(step / self.steps, "thinking")
             time.sleep(self.pause)
-        return super().run(inputs, parameters, out_dir, seed=seed, progress=progress)
+        return super().work(task)
 
 
 def _using(backend: Backend) -> LocalExecutor:
