@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import cedarpy
+import orjson
 from cedarpy import _internal as cedar_core
 
 from greenlight.core.enums import Outcome, Role
@@ -117,7 +118,7 @@ class CedarPolicy:
         # Parsed Tool entities by their JSON; distinct tools are few, bound it anyway.
         self._tools: dict[str, Any] = {}
         self._version = policy_version({**self._files, "schema" + SCHEMA_SUFFIX: schema})
-        self._rulings: dict[tuple[str, tuple[str, ...]], Ruling] = {}
+        self._rulings: dict[tuple[bool, tuple[str, ...]], Ruling] = {}
 
     @classmethod
     def load(cls, directory: Path | str | None = None) -> CedarPolicy:
@@ -183,7 +184,7 @@ class CedarPolicy:
             answers = cedar_core.is_authorized_batch(
                 [query.to_cedar()], self._policy_set, self._tool(query.tool_json), None, False
             )
-            return [self._ruling(json.loads(answers[0]))]
+            return [self._ruling(answers[0])]
         by_tool: dict[str, list[int]] = {}
         for position, query in enumerate(queries):
             by_tool.setdefault(query.tool_json, []).append(position)
@@ -197,7 +198,7 @@ class CedarPolicy:
                 False,
             )
             for position, answer in zip(positions, answers, strict=True):
-                rulings[position] = self._ruling(json.loads(answer))
+                rulings[position] = self._ruling(answer)
         return [r for r in rulings if r is not None]
 
     def _tool(self, tool_json: str) -> Any:
@@ -210,7 +211,28 @@ class CedarPolicy:
             self._tools[tool_json] = entities
         return entities
 
-    def _ruling(self, answer: Mapping[str, Any]) -> Ruling:
+    def _ruling(self, answer: str) -> Ruling:
+        """The ruling in Cedar's answer, read once per distinct decision and set of rules.
+
+        An answer without errors is its decision and the policies that
+        decided it (in no fixed order), plus timings that differ on every call;
+        only the first two decide the ruling, so they key the rulings already
+        read and most answers are never parsed as a whole.
+        """
+        start = answer.find(_REASON)
+        if start < 0 or _NO_ERRORS not in answer:
+            return self._read(orjson.loads(answer))
+        start += len(_REASON)
+        reasons = answer[start : answer.index("]", start)]
+        key = (answer.startswith(_ALLOW), tuple(sorted(reasons.split(","))))
+        ruling = self._rulings.get(key)
+        if ruling is None:
+            ruling = self._read(orjson.loads(answer))
+            if len(self._rulings) < 65_536:  # distinct answers are few; bound them anyway
+                self._rulings[key] = ruling
+        return ruling
+
+    def _read(self, answer: Mapping[str, Any]) -> Ruling:
         diagnostics = answer["diagnostics"]
         errors = diagnostics.get("errors") or []
         if errors:
@@ -228,13 +250,7 @@ class CedarPolicy:
             )
         named = diagnostics["id_annotations_by_reason"]
         fired = tuple(sorted(named[pid] for pid in diagnostics["reason"]))
-        key = (answer["decision"], fired)
-        ruling = self._rulings.get(key)
-        if ruling is None:
-            ruling = self._rule_on(answer["decision"] == "Allow", fired)
-            if len(self._rulings) < 65_536:  # distinct outcomes are few; bound it anyway
-                self._rulings[key] = ruling
-        return ruling
+        return self._rule_on(answer["decision"] == "Allow", fired)
 
     def _rule_on(self, allowed: bool, fired: tuple[str, ...]) -> Ruling:
         rules = sorted((self._rules[i] for i in fired), key=lambda r: r.order)
@@ -263,6 +279,13 @@ class CedarPolicy:
             if outcome is Outcome.NEEDS_APPROVAL
             else (),
         )
+
+
+# Landmarks in Cedar's answer; quotes inside its strings are escaped, so none
+# of these can occur inside a value.
+_ALLOW = '{"decision":"Allow"'
+_REASON = '"reason":['
+_NO_ERRORS = '"errors":[]'
 
 
 def _error_text(error: object) -> str:

@@ -33,11 +33,12 @@ that compares a fact with a word it can never hold.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from greenlight.core.enums import AlterationPurpose, ConsentKind, Hosting, Intent, Replica, UseCase
 from greenlight.core.models import Disclosure
@@ -113,8 +114,13 @@ class CedarQuery:
         }
 
 
-# One encoder for every query: json.dumps with separators builds a new one per call.
-_compact = json.JSONEncoder(separators=(",", ":")).encode
+def _compact(value: object) -> str:
+    """Compact JSON (no spaces), UTF-8 left as is; the enums write as their values.
+
+    orjson, because the standard encoder builds a C encoder on every call and
+    two of those were a tenth of a decision.
+    """
+    return orjson.dumps(value).decode()
 
 
 def build_query(document: PolicyDocument) -> CedarQuery:
@@ -122,15 +128,16 @@ def build_query(document: PolicyDocument) -> CedarQuery:
     request = document.request
     disclosure = request.disclosure
     tool = document.tool
+    # The enums are StrEnums: equal to their words, and written as them.
     context: dict[str, Any] = {
-        "use_case": request.use_case.value,
-        "intent": request.intent.value,
+        "use_case": request.use_case,
+        "intent": request.intent,
         "flags": flags(disclosure, tool),
     }
     if disclosure.replica is not Replica.NONE:
-        context["replica"] = disclosure.replica.value
+        context["replica"] = disclosure.replica
     if disclosure.alteration_purpose is not None:
-        context["alteration_purpose"] = disclosure.alteration_purpose.value
+        context["alteration_purpose"] = disclosure.alteration_purpose
     referenced = _referenced_talent(document)
     if referenced:
         context["talent"] = len(referenced)
@@ -162,7 +169,8 @@ def build_query(document: PolicyDocument) -> CedarQuery:
 def flags(disclosure: Disclosure, tool: DocumentTool) -> list[str]:
     """The yes/no facts that hold: the disclosure's yes-answers in field order, then
     whether the production's allow-list includes the tool."""
-    names = [name for name in DECLARABLE if getattr(disclosure, name)]
+    answers = disclosure.__dict__  # a pydantic model's field values, read without getattr
+    names = [name for name in DECLARABLE if answers[name]]
     if tool.allowed_on_production:
         names.append(ALLOWED_ON_PRODUCTION)
     return names
@@ -187,8 +195,8 @@ def tool_entity(tool: DocumentTool, now: datetime) -> dict[str, Any]:
     """
     status = attestation_status(tool.attestation, now)
     facts: dict[str, Any] = {
-        "hosting": tool.hosting.value,
-        "use_cases": sorted({u.value for u in tool.use_cases}),
+        "hosting": tool.hosting,
+        "use_cases": sorted(set(tool.use_cases)),
         "attestation": status,
         "suspended": tool.suspended,
     }
@@ -217,21 +225,22 @@ def consent_gaps(
     signed by someone else (one the performer gave in life, or the union's
     while an estate exists).
     """
-    in_scope: dict[tuple[str, ConsentKind], list[DocumentConsent]] = {}
+    givers: dict[tuple[str, ConsentKind], list[str]] = {}  # who signed each in-scope consent
     for consent in document.consents:
         if covers(consent, document):
-            in_scope.setdefault((consent.talent_id, consent.kind), []).append(consent)
-    missing: set[str] = set()
+            givers.setdefault((consent.talent_id, consent.kind), []).append(consent.given_by)
+    missing: set[str] = set()  # ConsentKinds: StrEnums, sorted and written as their words
     not_from_estate: set[str] = set()
     for person in referenced:
         entitled = entitled_giver(person)
         for kind in _KINDS:
-            candidates = in_scope.get((person.id, kind), ())
-            if any(c.given_by == entitled for c in candidates):
-                continue
-            missing.add(kind.value)
-            if person.deceased and candidates:
-                not_from_estate.add(kind.value)
+            signed = givers.get((person.id, kind))
+            if signed is None:
+                missing.add(kind)
+            elif entitled not in signed:
+                missing.add(kind)
+                if person.deceased:
+                    not_from_estate.add(kind)
     return sorted(missing), sorted(not_from_estate)
 
 
