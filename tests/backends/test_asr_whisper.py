@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from greenlight.backends import backend_for
-from greenlight.backends.asr_whisper import SAMPLE_RATE, WhisperASRBackend, decode
+from greenlight.backends.asr_whisper import SAMPLE_RATE, WhisperASRBackend, decode, passages
 from greenlight.backends.base import BackendInput, BackendResult
 from greenlight.core.errors import InvalidInput
 from greenlight.timedtext.io import read_track
@@ -154,6 +154,42 @@ def test_the_run_reports_progress_by_segment_and_what_it_used(
     assert result.seed is None
     assert result.kind == "generated"
     assert 0 < result.usage["real_time_factor"] < 5
+
+
+def test_a_long_recording_is_cut_into_passages_in_its_pauses() -> None:
+    rng = np.random.default_rng(7)
+    speech = (0.3 * rng.standard_normal(SAMPLE_RATE * 10)).astype(np.float32)
+    for pause_from, pause_to in ((2.5, 2.8), (5.4, 5.7)):  # seconds of room tone
+        speech[int(pause_from * SAMPLE_RATE) : int(pause_to * SAMPLE_RATE)] *= 0.001
+
+    cut = passages(speech, 3 * SAMPLE_RATE)
+
+    assert cut[0][0] == 0 and cut[-1][1] == len(speech)
+    assert all(end == start for (_, end), (start, _) in pairwise(cut))
+    assert 2.5 <= cut[0][1] / SAMPLE_RATE <= 2.8
+    assert 5.4 <= cut[1][1] / SAMPLE_RATE <= 5.7
+    assert passages(speech[: 2 * SAMPLE_RATE], 3 * SAMPLE_RATE) == [(0, 2 * SAMPLE_RATE)]
+
+
+@slow
+def test_dialogue_heard_in_short_passages_keeps_its_words_in_time_order(
+    tmp_path: Path, transcription: Transcription
+) -> None:
+    spoken = transcription.audio
+    seconds = len(decode("asr-whisper", spoken)) / SAMPLE_RATE
+    backend = WhisperASRBackend(passage_seconds=seconds / 2.5)  # three passages
+
+    result = backend.run(audio(spoken), {}, tmp_path / "out")
+
+    document = json.loads(result.outputs[1].path.read_text(encoding="utf-8"))
+    words = [word for segment in document["segments"] for word in segment["words"]]
+    starts = [w["start_ms"] for w in words]
+    assert starts == sorted(starts)
+    assert words[-1]["end_ms"] <= seconds * 1000 + 100
+    assert any(start > seconds * 1000 * 0.8 for start in starts)  # the last passage was heard
+    heard = plain_words(" ".join(w["text"] for w in words))
+    said = plain_words(DIALOGUE)
+    assert len([word for word in said if word in heard]) >= 0.75 * len(said), heard
 
 
 def test_silent_audio_gives_an_empty_track_and_a_warning(tmp_path: Path) -> None:

@@ -22,6 +22,12 @@ recognized word with its start, end and the model's confidence, for
 post-editing and dubbing. Event gaps are counted in frames of the video's rate
 when the input is a video, else at 23.976 fps.
 
+A long recording is heard a passage at a time (about ten minutes each, cut
+at the quietest moment near the mark; :func:`passages`): Whisper's spectrogram
+of a whole two-hour feature would take gigabytes, a passage's takes tens of
+megabytes. Whisper decodes thirty seconds at a time anyway, and a cut in a
+pause splits no word.
+
 Audio that is silent or holds no speech is not an error: a title may have a
 reel of music only. The run writes an empty but valid subtitle file and the
 words file, and its usage says ``speech_found: false`` with a warning the CLI
@@ -40,6 +46,7 @@ import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +99,11 @@ SILENCE_DBFS = -60.0
 _NO_SPEECH_PROB = 0.6
 _LOW_LOGPROB = -0.7
 
+PASSAGE_SECONDS = 600.0
+"""How much audio Whisper is given at once (see :func:`passages`)."""
+_PAUSE_SEARCH_SECONDS = 20.0  # how far before the mark a cut may move to find a pause
+_PAUSE_FRAME = SAMPLE_RATE // 20  # loudness is compared over 50 ms stretches
+
 Samples = npt.NDArray[np.float32]
 
 
@@ -130,10 +142,13 @@ class WhisperASRBackend(CheckedBackend):
         extra={"model": MODEL, "languages": list(LANGUAGES)},
     )
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, *, passage_seconds: float = PASSAGE_SECONDS) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
+        if passage_seconds <= 0:
+            raise ValueError("passage_seconds must be positive")
         self.threads = threads
+        self.passage_seconds = passage_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> WhisperASRBackend:
@@ -238,40 +253,78 @@ class WhisperASRBackend(CheckedBackend):
     def _transcribe(
         self, samples: Samples, effective: Mapping[str, Any], seconds: float, progress: Progress
     ) -> list[dict[str, Any]]:
-        """Whisper's segments of ``samples``, with word times in whole milliseconds."""
+        """Whisper's segments of ``samples``, a passage at a time, with word times in whole
+        milliseconds from the start of the recording."""
         model = _model(self.threads)
-        pieces, _info = model.transcribe(
-            samples,
-            language="en",
-            beam_size=effective["beam_size"],
-            vad_filter=effective["vad"],
-            word_timestamps=True,
-            condition_on_previous_text=False,  # one misheard line must not derail the next
-        )
         segments: list[dict[str, Any]] = []
-        for piece in pieces:  # a generator: decoding happens as it is read
-            progress(min(0.95, 0.05 + 0.9 * piece.end / max(seconds, 1e-3)), "transcribing")
-            if piece.no_speech_prob > _NO_SPEECH_PROB and piece.avg_logprob < _LOW_LOGPROB:
-                continue
-            words = [
-                {
-                    "start_ms": round(word.start * 1000),
-                    "end_ms": max(round(word.end * 1000), round(word.start * 1000)),
-                    "text": word.word.strip(),
-                    "probability": round(float(word.probability), 3),
-                }
-                for word in piece.words or ()
-                if word.word.strip()
-            ]
-            segments.append(
-                {
-                    "start_ms": round(piece.start * 1000),
-                    "end_ms": round(piece.end * 1000),
-                    "text": piece.text.strip(),
-                    "words": words,
-                }
+        for start, end in passages(samples, round(self.passage_seconds * SAMPLE_RATE)):
+            offset = start / SAMPLE_RATE
+            pieces, _info = model.transcribe(
+                samples[start:end],
+                language="en",
+                beam_size=effective["beam_size"],
+                vad_filter=effective["vad"],
+                word_timestamps=True,
+                condition_on_previous_text=False,  # one misheard line must not derail the next
             )
+            for piece in pieces:  # a generator: decoding happens as it is read
+                heard_to = offset + piece.end
+                progress(min(0.95, 0.05 + 0.9 * heard_to / max(seconds, 1e-3)), "transcribing")
+                if piece.no_speech_prob > _NO_SPEECH_PROB and piece.avg_logprob < _LOW_LOGPROB:
+                    continue
+                segments.append(_segment(piece, offset))
         return segments
+
+
+def _segment(piece: Any, offset: float) -> dict[str, Any]:
+    """One of Whisper's segments, its times moved by ``offset`` seconds into whole ms."""
+
+    def ms(at: float) -> int:
+        return round((offset + at) * 1000)
+
+    words = [
+        {
+            "start_ms": ms(word.start),
+            "end_ms": max(ms(word.end), ms(word.start)),
+            "text": word.word.strip(),
+            "probability": round(float(word.probability), 3),
+        }
+        for word in piece.words or ()
+        if word.word.strip()
+    ]
+    return {
+        "start_ms": ms(piece.start),
+        "end_ms": ms(piece.end),
+        "text": piece.text.strip(),
+        "words": words,
+    }
+
+
+def passages(samples: Samples, length: int) -> list[tuple[int, int]]:
+    """Where a recording is cut into passages of about ``length`` samples: (start, end) pairs.
+
+    Each cut moves back from its mark to the quietest 50 ms in the
+    ``_PAUSE_SEARCH_SECONDS`` before it (at most a quarter of a passage), so
+    it falls in a pause rather than through a word. The passages cover every
+    sample once, in order.
+    """
+    total = len(samples)
+    search = min(round(_PAUSE_SEARCH_SECONDS * SAMPLE_RATE), length // 4)
+    cuts = [0]
+    while total - cuts[-1] > length:
+        mark = cuts[-1] + length
+        low = mark - search
+        stretch = samples[low:mark]
+        frames = len(stretch) // _PAUSE_FRAME
+        if frames == 0:
+            cuts.append(mark)
+            continue
+        energy = np.square(stretch[: frames * _PAUSE_FRAME], dtype=np.float64)
+        loudness = energy.reshape(frames, _PAUSE_FRAME).mean(axis=1)
+        # The latest of the quietest frames, so passages stay near their length.
+        quietest = frames - 1 - int(np.argmin(loudness[::-1]))
+        cuts.append(low + quietest * _PAUSE_FRAME + _PAUSE_FRAME // 2)
+    return list(pairwise([*cuts, total]))
 
 
 def _audio_input(backend: str, inputs: Sequence[BackendInput]) -> BackendInput:
