@@ -4,7 +4,8 @@ A run is three pieces, read top to bottom here:
 
 1. **start** (:func:`start_next`, :func:`start_request`): one transaction claims
    the job (``engine/queue.py``: a lease), takes the ``run_started`` step and
-   inserts the run row;
+   inserts the run row; a worker that goes on working does this for its next job
+   inside the transaction that records the last one's success (:class:`Successor`);
 2. **execute** (:func:`execute`): the backend runs outside any transaction, in
    the worker or on Ray (``engine/executors.py``), while a heartbeat renews the
    lease and watches for a cancel request or the time limit;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +51,7 @@ from greenlight.engine.queue import (
     LeaseLost,
     QueueSettings,
     Stopped,
+    Watch,
 )
 from greenlight.engine.requests import load_detail, load_request
 from greenlight.likeness import ScanContext, ScanResult, record_findings
@@ -113,6 +116,37 @@ class Started:
         return self.lease.request_id
 
 
+def _always() -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Successor:
+    """Who takes the next job in line in the transaction that records a run's success.
+
+    A worker that will go on working claims its next job (lease, ``run_started``
+    step and run row, exactly as :func:`start_next` would) as it records the job in
+    hand: one commit per job instead of two. ``wanted`` is asked inside that
+    transaction; a worker that is stopping says no and claims nothing.
+    """
+
+    owner: str
+    settings: QueueSettings
+    actor: str = WORKER
+    wanted: Callable[[], bool] = _always
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How a run ended, as far as the worker that ran it needs to know."""
+
+    # The request as the failure or stop left it (read in that transaction); ``None``
+    # after a success or a lost lease, where nobody read it back.
+    detail: RequestDetail | None
+    # The next job, claimed for the :class:`Successor` as this one's success was recorded.
+    claimed: Started | None = None
+
+
 def run_request(
     platform: Platform,
     request_id: str,
@@ -164,7 +198,7 @@ def work_next(
     started = start_next(platform, owner, settings, actor=actor)
     if started is None:
         return False
-    _execute(platform, started, executor, settings, beats=beats, read_back=False)
+    _execute(platform, started, executor, settings, beats=beats)
     return True
 
 
@@ -351,9 +385,33 @@ def execute(
     way records nothing and gets the request as the new holder left it.
     ``beats``: the worker's heartbeat (else the run has a heartbeat thread of its own).
     """
-    detail = _execute(platform, started, executor, settings, beats=beats, read_back=True)
-    assert detail is not None
-    return detail
+    ran = _execute(platform, started, executor, settings, beats=beats)
+    return ran.detail or read_detail(platform, started.request_id)
+
+
+def execute_then(
+    platform: Platform,
+    started: Started,
+    executor: Executor,
+    settings: QueueSettings,
+    successor: Successor,
+    *,
+    beats: Heartbeats,
+) -> Ran:
+    """:func:`execute`, claiming ``successor``'s next job in the transaction that records
+    a success (none after a failure or a stop: those claim their next job afresh).
+
+    The claimed job is held by ``beats`` (the worker's heartbeat) from its commit on,
+    so its lease is renewed and, if the worker dies, it expires and the reaper puts
+    the job back in line like any other. The caller runs it next (:attr:`Ran.claimed`).
+    """
+    return _execute(platform, started, executor, settings, beats=beats, successor=successor)
+
+
+def read_detail(platform: Platform, request_id: str) -> RequestDetail:
+    """The request as it stands, read outside any write transaction."""
+    with platform.db.read() as conn:
+        return load_detail(conn, request_id)
 
 
 def _execute(
@@ -363,10 +421,11 @@ def _execute(
     settings: QueueSettings,
     *,
     beats: Heartbeats | None,
-    read_back: bool,
-) -> RequestDetail | None:
-    """:func:`execute`; a successful run's request is read back only with ``read_back``."""
+    successor: Successor | None = None,
+) -> Ran:
+    """:func:`execute` up to the last commit (nothing read back after a success)."""
     work = work_dir(platform, started.run_id)
+    claimed = None
     try:
         with Heartbeat(platform.db, started.lease, settings, beats=beats) as watch:
             try:
@@ -390,18 +449,18 @@ def _execute(
                 )
                 watch.check()  # asked to stop as it finished: its outputs are not kept
             except Stopped as stop:
-                return stop_run(platform, started, stop.reason, settings)
+                return Ran(stop_run(platform, started, stop.reason, settings))
             except Exception as exc:  # any backend failure is recorded, never left running
-                return fail_run(platform, started, exc, settings)
-            _record_outputs(platform, started, inputs, result, work)
+                return Ran(fail_run(platform, started, exc, settings))
+            claimed = _record_outputs(platform, started, inputs, result, work, successor)
+            if claimed is not None and beats is not None:
+                # Renewed from its commit on, like a job claimed on its own.
+                beats.hold(claimed.lease, Watch())
     except LeaseLost:
         log.warning("run %s of %s lost its lease; nothing recorded", started.run_id, started.job_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not read_back:
-        return None
-    with platform.db.read() as conn:
-        return load_detail(conn, started.request_id)
+    return Ran(None, claimed)
 
 
 def _production_references(
@@ -498,8 +557,7 @@ def finish_run(
     """
     _record_outputs(platform, started, inputs, result, signed_dir)
     # Read once the outcome is committed: the writers' lock is not held for it.
-    with platform.db.read() as conn:
-        return load_detail(conn, started.request_id)
+    return read_detail(platform, started.request_id)
 
 
 def _record_outputs(
@@ -508,8 +566,10 @@ def _record_outputs(
     inputs: list[BackendInput],
     result: BackendResult,
     signed_dir: Path,
-) -> None:
-    """:func:`finish_run` up to the commit: sign, store, scan and record."""
+    successor: Successor | None = None,
+) -> Started | None:
+    """:func:`finish_run` up to the commit: sign, store, scan and record; and claim
+    ``successor``'s next job in the same transaction (returned)."""
     request_id, actor = started.request_id, started.actor
     signed_dir.mkdir(exist_ok=True)  # a run signs into its own work folder
     apart = _clashing([output.path.name for output in result.outputs], signed_dir)
@@ -622,6 +682,26 @@ def _record_outputs(
                 production_id=production,
             )
             record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
+            return None if successor is None else _claim_ahead(conn, platform, successor)
+
+
+def _claim_ahead(conn: Connection, platform: Platform, successor: Successor) -> Started | None:
+    """Claim and start ``successor``'s next job inside a finishing transaction.
+
+    Under a savepoint: a job that cannot be started is left queued (its own claim
+    later says why) and never takes the finished job's outcome down with it.
+    """
+    if not successor.wanted():
+        return None
+    try:
+        with conn.begin_nested():
+            lease = queue.claim_next(
+                conn, successor.owner, successor.settings, run_id=new_id("run")
+            )
+            return None if lease is None else _start(conn, platform, lease, successor.actor)
+    except Exception:
+        log.warning("could not claim the next job ahead; it stays queued", exc_info=True)
+        return None
 
 
 def _voice(result: BackendResult) -> dict[str, Any]:
