@@ -575,7 +575,7 @@ def _record_outputs(
     apart = _clashing([output.path.name for output in result.outputs], signed_dir)
     put: list[str] = []
     with asset_store.ingesting(platform, put):
-        stored = []
+        signed_outputs = []
         for number, output in enumerate(result.outputs):
             parents = [inputs[p] for p in output.parents]
             source = parents[0].path if result.kind == "edited" and parents else None
@@ -588,21 +588,11 @@ def _record_outputs(
                 title=output.path.name,
             )
             target = _unclashed(signed_dir, number, output.path.name, apart)
-            # Not fsynced here: the blob store syncs the copy it takes in, before the
+            # Not fsynced here: the blob store syncs the file it takes in, before the
             # transaction that names it.
-            signed = sign_asset(output.path, target, facts, platform.identity)
-            blob = platform.blobs.put_file(
-                signed.path, media_type=output.media_type, max_bytes=1 << 40
+            signed_outputs.append(
+                (sign_asset(output.path, target, facts, platform.identity), output)
             )
-            put.append(blob.sha256)
-            manifest = None
-            if signed.sidecar is not None:
-                manifest = platform.blobs.put_file(
-                    signed.sidecar, media_type="application/c2pa", max_bytes=1 << 30
-                ).sha256
-                put.append(manifest)
-            parent_ids = [started.inputs[p][0].id for p in output.parents]
-            stored.append((signed.path, output, blob, manifest, parent_ids))
         context = ScanContext(
             production_id=started.governance.production,
             covered_talent=started.covered_talent,
@@ -610,8 +600,22 @@ def _record_outputs(
             use_case=started.governance.use_case,
             medium=started.medium,
         )
-        scan = platform.scanner.scan([s[0] for s in stored], context)
+        # Scanned under their own names (the scanner goes by the file extension)...
+        scan = platform.scanner.scan([signed.path for signed, _ in signed_outputs], context)
         put.extend(scan.evidence)  # evidence frames go too if the run is not kept
+        stored = []
+        for signed, output in signed_outputs:
+            # ...then renamed into the store, not copied: the work folder is on its filesystem.
+            blob = platform.blobs.put_moved(signed.path, media_type=output.media_type)
+            put.append(blob.sha256)
+            manifest = None
+            if signed.sidecar is not None:
+                manifest = platform.blobs.put_moved(
+                    signed.sidecar, media_type="application/c2pa"
+                ).sha256
+                put.append(manifest)
+            parent_ids = [started.inputs[p][0].id for p in output.parents]
+            stored.append((output, blob, manifest, parent_ids))
         production = started.governance.production
         with platform.db.transaction() as conn:
             # The fence: nothing is written unless this worker still holds the job.
@@ -630,7 +634,7 @@ def _record_outputs(
                     created_by=started.requested_by,
                     parents=parent_ids,
                 )
-                for _, output, blob, manifest, parent_ids in stored
+                for output, blob, manifest, parent_ids in stored
             ]
             _close_run(conn, started, result)
             priced = prompt_log.record_finish(
