@@ -429,9 +429,11 @@ def _execute(
     try:
         with Heartbeat(platform.db, started.lease, settings, beats=beats) as watch:
             try:
-                inputs = _materialize(platform, started.inputs, work / "in")
+                # Two folders per run: the run's own, holding its inputs, and ``out``
+                # for the backend, where each output is then signed in place.
                 out_dir = work / "out"
-                out_dir.mkdir()
+                out_dir.mkdir(parents=True)
+                inputs = _materialize(platform, started.inputs, work)
                 progress = queue.progress_writer(platform.db, started.lease, watch, settings)
                 backend = platform.backends(started.backend)
                 parameters, seed = call_parameters(
@@ -452,7 +454,7 @@ def _execute(
                 return Ran(stop_run(platform, started, stop.reason, settings))
             except Exception as exc:  # any backend failure is recorded, never left running
                 return Ran(fail_run(platform, started, exc, settings))
-            claimed = _record_outputs(platform, started, inputs, result, work, successor)
+            claimed = _record_outputs(platform, started, inputs, result, None, successor)
             if claimed is not None and beats is not None:
                 # Renewed from its commit on, like a job claimed on its own.
                 beats.hold(claimed.lease, Watch())
@@ -511,7 +513,7 @@ def _materialize(
 ) -> list[BackendInput]:
     """Copy inputs out of the blob store, checking each hash on the way, under their
     own names (C2PA ingredients and some decoders go by the file extension)."""
-    into.mkdir(parents=True)
+    into.mkdir(parents=True, exist_ok=True)
     found = []
     # A folder per input only when two share a name (fewer folders to make and remove).
     apart = _clashing([asset.filename for asset, _ in inputs], into)
@@ -565,14 +567,17 @@ def _record_outputs(
     started: Started,
     inputs: list[BackendInput],
     result: BackendResult,
-    signed_dir: Path,
+    signed_dir: Path | None,
     successor: Successor | None = None,
 ) -> Started | None:
-    """:func:`finish_run` up to the commit: sign, store, scan and record; and claim
-    ``successor``'s next job in the same transaction (returned)."""
+    """:func:`finish_run` up to the commit: sign (into ``signed_dir``, or each output in
+    place without one), scan, store and record; and claim ``successor``'s next job in
+    the same transaction (returned)."""
     request_id, actor = started.request_id, started.actor
-    signed_dir.mkdir(exist_ok=True)  # a run signs into its own work folder
-    apart = _clashing([output.path.name for output in result.outputs], signed_dir)
+    apart = False
+    if signed_dir is not None:
+        signed_dir.mkdir(exist_ok=True)
+        apart = _clashing([output.path.name for output in result.outputs], signed_dir)
     put: list[str] = []
     with asset_store.ingesting(platform, put):
         signed_outputs = []
@@ -587,7 +592,11 @@ def _record_outputs(
                 inputs=tuple(p.path for p in parents if p.path != source),
                 title=output.path.name,
             )
-            target = _unclashed(signed_dir, number, output.path.name, apart)
+            target = (
+                output.path
+                if signed_dir is None
+                else _unclashed(signed_dir, number, output.path.name, apart)
+            )
             # Not fsynced here: the blob store syncs the file it takes in, before the
             # transaction that names it.
             signed_outputs.append(
