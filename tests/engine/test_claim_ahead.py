@@ -18,6 +18,7 @@ from greenlight.engine import requests
 from greenlight.engine.executors import LocalExecutor
 from greenlight.engine.platform import Platform
 from greenlight.engine.queue import QueueSettings
+from greenlight.engine.runs import reap_lost
 from greenlight.engine.workers import Worker
 from greenlight.store.schema import jobs, policy_decisions, runs
 from tests.engine.test_queue import Slow, _using
@@ -105,6 +106,21 @@ def test_a_job_claimed_ahead_by_a_worker_that_dies_is_taken_over_after_its_lease
     assert stale is not None and stale.request.state is RequestState.IN_REVIEW
     assert [o.id for o in stale.outputs] == [o.id for o in done.outputs]
     assert len(stale.job.runs if stale.job else ()) == 2
+
+
+def test_a_job_claimed_ahead_keeps_its_lease_while_it_waits_its_turn(world: World) -> None:
+    _, second = _queued(world, 2)
+    short = QueueSettings(lease_seconds=0.3, heartbeat_seconds=0.05, backoff_seconds=0.0)
+    worker = Worker(world.platform, LocalExecutor(), settings=short)
+    worker.run_once(claim_next=True)
+    claimed = _job(world.platform, second).lease_expires_at
+    time.sleep(0.6)  # twice its lease: only the worker's heartbeat keeps it
+    assert reap_lost(world.platform, short) == 0
+    job = _job(world.platform, second)
+    assert job.state == "running" and job.lease_expires_at > claimed and job.attempts == 1
+    done = worker.run_once()
+    assert done is not None and done.request.state is RequestState.IN_REVIEW
+    assert [e.event_type for e in done.events].count("run.started") == 1
 
 
 def test_a_worker_told_to_stop_claims_nothing_more(world: World) -> None:
