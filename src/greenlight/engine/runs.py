@@ -42,7 +42,14 @@ from greenlight.core.models import Asset, RequestDetail
 from greenlight.engine import assets as asset_store
 from greenlight.engine import prompt_log, queue
 from greenlight.engine.executors import Executor, LocalExecutor
-from greenlight.engine.lifecycle import Step, Taken, advance, advance_through
+from greenlight.engine.lifecycle import (
+    Step,
+    Taken,
+    advance,
+    advance_through,
+    move_through,
+    record_event_groups,
+)
 from greenlight.engine.platform import Platform
 from greenlight.engine.queue import (
     Heartbeat,
@@ -54,6 +61,7 @@ from greenlight.engine.queue import (
     Watch,
 )
 from greenlight.engine.requests import load_detail, load_request
+from greenlight.ledger import Event
 from greenlight.likeness import ScanContext, ScanResult, record_findings
 from greenlight.localization import glossary, memory
 from greenlight.localization.glossary import language_tag
@@ -245,12 +253,20 @@ def start_request(
 
 
 def _start(
-    conn: Connection, platform: Platform, lease: Lease, actor: str, *, backend: str | None = None
+    conn: Connection,
+    platform: Platform,
+    lease: Lease,
+    actor: str,
+    *,
+    backend: str | None = None,
+    unrecorded: list[tuple[str, list[Event]]] | None = None,
 ) -> Started:
     """Take the ``run_started`` step on a just-claimed job and insert its run row.
 
     ``backend`` names what makes the outputs when the tool has no backend here
     (``vendor-delivery``: the vendor uploads them, ``engine/vendor_delivery.py``).
+    With ``unrecorded`` the step's event is added there for the caller to append
+    to the ledger before this transaction commits (with the others it has).
     """
     request_id = lease.request_id
     request = load_request(conn, request_id)
@@ -263,21 +279,30 @@ def _start(
     decision = conn.execute(_DECISION, {"request": request_id}).one()  # a queued request was judged
     approval_ids = tuple(conn.execute(_APPROVED, {"request": request_id}).scalars())
     run_id = lease.run_id or new_id("run")
-    advance_through(
-        conn,
-        platform.ledger,
-        request_id,
-        [
-            Taken(
-                Step.RUN_STARTED,
-                actor=actor,
-                subjects={"job": lease.job_id, "run": run_id},
-                payload={"backend": backend, "attempt": lease.attempt, "worker": lease.owner},
-            )
-        ],
-        expected=request.state,
-        production_id=request.production_id,
+    started_step = Taken(
+        Step.RUN_STARTED,
+        actor=actor,
+        subjects={"job": lease.job_id, "run": run_id},
+        payload={"backend": backend, "attempt": lease.attempt, "worker": lease.owner},
     )
+    if unrecorded is None:
+        advance_through(
+            conn,
+            platform.ledger,
+            request_id,
+            [started_step],
+            expected=request.state,
+            production_id=request.production_id,
+        )
+    else:
+        moved = move_through(
+            conn,
+            request_id,
+            [started_step],
+            expected=request.state,
+            production_id=request.production_id,
+        )
+        unrecorded.append((request_id, [event for _, event in moved]))
     if lease.run_id is None:
         queue.attach_run(conn, lease, run_id)
     started_at = utcnow()
@@ -684,37 +709,53 @@ def _record_outputs(
                 )
             else:
                 then = _scanned(scan, actor)
-            # Both moves (running -> generated -> in_review or quarantined) and their
-            # events in one step, each event in this same transaction.
-            advance_through(
+            # Both moves (running -> generated -> in_review or quarantined) in one
+            # update; their events, and the next job's run_started, in one ledger
+            # append at the end of this same transaction.
+            moved = move_through(
                 conn,
-                platform.ledger,
                 request_id,
                 [succeeded, then],
                 expected=RequestState.RUNNING,
                 production_id=production,
             )
             record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
-            return None if successor is None else _claim_ahead(conn, platform, successor)
+            unrecorded = [(request_id, [event for _, event in moved])]
+            claimed = None
+            if successor is not None:
+                claimed = _claim_ahead(conn, platform, successor, unrecorded)
+            record_event_groups(conn, platform.ledger, unrecorded)
+            return claimed
 
 
-def _claim_ahead(conn: Connection, platform: Platform, successor: Successor) -> Started | None:
-    """Claim and start ``successor``'s next job inside a finishing transaction.
+def _claim_ahead(
+    conn: Connection,
+    platform: Platform,
+    successor: Successor,
+    unrecorded: list[tuple[str, list[Event]]],
+) -> Started | None:
+    """Claim and start ``successor``'s next job inside a finishing transaction; its
+    ``run_started`` event joins ``unrecorded`` (for the caller's one ledger append).
 
     Under a savepoint: a job that cannot be started is left queued (its own claim
     later says why) and never takes the finished job's outcome down with it.
     """
     if not successor.wanted():
         return None
+    started: list[tuple[str, list[Event]]] = []
     try:
         with conn.begin_nested():
             lease = queue.claim_next(
                 conn, successor.owner, successor.settings, run_id=new_id("run")
             )
-            return None if lease is None else _start(conn, platform, lease, successor.actor)
+            if lease is None:
+                return None
+            claimed = _start(conn, platform, lease, successor.actor, unrecorded=started)
     except Exception:
         log.warning("could not claim the next job ahead; it stays queued", exc_info=True)
         return None
+    unrecorded.extend(started)
+    return claimed
 
 
 def _voice(result: BackendResult) -> dict[str, Any]:
