@@ -679,6 +679,7 @@ def _record_outputs(
                 outputs=len(made),
                 worker=started.lease.owner,
                 opened=started.opened,
+                closed_with_result_cost=True,  # _close_run wrote result.cost_usd
             )
             succeeded = Taken(
                 Step.RUN_SUCCEEDED,
