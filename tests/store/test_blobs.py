@@ -113,6 +113,39 @@ def test_a_file_on_disk_is_stored_like_its_bytes(store: BlobStore, tmp_path: Pat
     )
 
 
+def test_a_file_moved_in_is_stored_under_its_hash_and_leaves_its_place(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    signed = tmp_path / "shot_010_v2.png"
+    signed.write_bytes(NOISE)
+    ref = store.put_moved(signed, media_type="image/png")
+    assert ref == BlobRef(hashlib.sha256(NOISE).hexdigest(), len(NOISE), "image/png")
+    assert not signed.exists()
+    assert store.read_bytes(ref.sha256) == NOISE
+    assert store.path(ref.sha256).stat().st_mode & 0o777 == 0o440  # read-only, as every blob
+    assert files_under(store.root / "tmp") == []  # no copy was made
+
+
+def test_moving_in_bytes_already_stored_keeps_the_blob_and_drops_the_file(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    ref = store.put_bytes(b"one take", media_type="text/plain")
+    again = tmp_path / "again.txt"
+    again.write_bytes(b"one take")
+    assert store.put_moved(again, media_type="text/plain") == ref
+    assert not again.exists() and store.read_bytes(ref.sha256) == b"one take"
+
+
+def test_a_link_is_never_moved_in(store: BlobStore, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_bytes(b"not ours")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    with pytest.raises(OSError):
+        store.put_moved(link, media_type="text/plain")
+    assert target.read_bytes() == b"not ours" and files_under(store.root) == []
+
+
 def test_an_upload_that_fails_midway_leaves_nothing(store: BlobStore, tmp_path: Path) -> None:
     with pytest.raises(ConnectionResetError):
         store.put_stream(BrokenUpload(2 * CHUNK + 5), media_type="video/mp4", max_bytes=10 * CHUNK)

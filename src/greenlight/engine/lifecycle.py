@@ -241,6 +241,30 @@ def advance_through(
     applies while the request is still ``expected``. Otherwise, or when it no
     longer is, the state is read under a row lock as :func:`advance` does.
     """
+    moved = move_through(conn, request_id, steps, expected=expected, production_id=production_id)
+    marks = record_events(conn, ledger, request_id, [event for _, event in moved])
+    return [
+        Advanced(chosen, Appended(mark.index, bytes.fromhex(mark.leaf_hash)))
+        for (chosen, _), mark in zip(moved, marks, strict=True)
+    ]
+
+
+def move_through(
+    conn: Connection,
+    request_id: str,
+    steps: Sequence[Taken],
+    *,
+    expected: S | None = None,
+    production_id: str | None = None,
+) -> list[tuple[Move, Event]]:
+    """:func:`advance_through` up to the ledger: the request's state is written and each
+    move's event returned, for the caller to append in this same transaction with
+    :func:`record_event_groups` (with other requests' events, in one append).
+
+    For a transaction that moves several requests; anywhere else use
+    :func:`advance_through`. Events not recorded before the commit break the rule
+    that every transition is on the ledger.
+    """
     moves: list[Move] | None = None
     now = utcnow()
     if expected is not None and production_id is not None:
@@ -268,25 +292,23 @@ def advance_through(
         production_id = found.production_id
         conn.execute(_MOVE, {"request": request_id, "after": moves[-1].after.value, "at": now})
     assert production_id is not None
-    events = [
-        Event(
-            type=chosen.event,
-            actor=taken.actor,
-            production=production_id,
-            subjects={"request": request_id, **(taken.subjects or {})},
-            payload={
-                "from": chosen.before.value,
-                "to": chosen.after.value,
-                **(taken.payload or {}),
-            },
-            time=now,
+    return [
+        (
+            chosen,
+            Event(
+                type=chosen.event,
+                actor=taken.actor,
+                production=production_id,
+                subjects={"request": request_id, **(taken.subjects or {})},
+                payload={
+                    "from": chosen.before.value,
+                    "to": chosen.after.value,
+                    **(taken.payload or {}),
+                },
+                time=now,
+            ),
         )
         for chosen, taken in zip(moves, steps, strict=True)
-    ]
-    marks = record_events(conn, ledger, request_id, events)
-    return [
-        Advanced(chosen, Appended(mark.index, bytes.fromhex(mark.leaf_hash)))
-        for chosen, mark in zip(moves, marks, strict=True)
     ]
 
 

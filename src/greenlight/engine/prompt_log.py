@@ -68,6 +68,8 @@ VENDOR_DELIVERY = "vendor-delivery"
 # Where backends that take one carry a negative prompt among their parameters.
 NEGATIVE_PROMPT = "negative_prompt"
 _MS = Decimal(1000)
+# A cost the run row is not known to hold already (see _settle).
+_UNWRITTEN = object()
 
 
 # --- the record ------------------------------------------------------------------
@@ -278,10 +280,13 @@ def record_finish(
     worker: str | None = None,
     vendor_reported: bool | None = None,
     opened: RunOpened | None = None,
+    closed_with_result_cost: bool = False,
 ) -> Priced:
     """Close a successful run's prompt log: GPU-seconds, cost and its source, worker
     host; the run's ``cost_usd`` is set to the cost settled here. Call it in the
     transaction that records the outputs, after the run row is closed.
+    ``closed_with_result_cost``: the run row was closed with ``result.cost_usd`` as its
+    cost, so it is written again only when the settled cost differs.
 
     ``worker`` is the lease holder (``host:pid/label``); a backend that ran on
     another machine (a Ray node) names it in ``usage["worker_host"]``. The cost
@@ -319,6 +324,7 @@ def record_finish(
         vendor_reported,
         host,
         tool_id=opened.tool_id if opened else None,
+        on_run=result.cost_usd if closed_with_result_cost else _UNWRITTEN,
     )
 
 
@@ -348,10 +354,12 @@ def _settle(
     host: str,
     *,
     tool_id: str | None = None,
+    on_run: object = _UNWRITTEN,
 ) -> Priced:
     """Price the run: the vendor's bill, else the rate card, else the backend's own
     figure for a run on our machines; record it with its source. ``tool_id``, the
-    prompt log's, is read unless given."""
+    prompt log's, is read unless given; ``on_run``, the cost the run row already
+    has, is not written again."""
     if tool_id is None:
         tool_id = conn.execute(_LOG_TOOL, {"run": run_id}).scalar()
     cost, source = _price(conn, tool_id, gpu, outputs, reported, vendor_reported)
@@ -361,7 +369,8 @@ def _settle(
         _SETTLE_LOG,
         {"run": run_id, "gpu_seconds": gpu, "cost_source": source, "worker_host": host[:255]},
     )
-    conn.execute(_SETTLE_RUN, {"run": run_id, "cost_usd": cost})
+    if on_run is _UNWRITTEN or on_run != cost:
+        conn.execute(_SETTLE_RUN, {"run": run_id, "cost_usd": cost})
     return Priced(cost, source, gpu)
 
 

@@ -4,7 +4,8 @@ A run is three pieces, read top to bottom here:
 
 1. **start** (:func:`start_next`, :func:`start_request`): one transaction claims
    the job (``engine/queue.py``: a lease), takes the ``run_started`` step and
-   inserts the run row;
+   inserts the run row; a worker that goes on working does this for its next job
+   inside the transaction that records the last one's success (:class:`Successor`);
 2. **execute** (:func:`execute`): the backend runs outside any transaction, in
    the worker or on Ray (``engine/executors.py``), while a heartbeat renews the
    lease and watches for a cancel request or the time limit;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +42,14 @@ from greenlight.core.models import Asset, RequestDetail
 from greenlight.engine import assets as asset_store
 from greenlight.engine import prompt_log, queue
 from greenlight.engine.executors import Executor, LocalExecutor
-from greenlight.engine.lifecycle import Step, Taken, advance, advance_through
+from greenlight.engine.lifecycle import (
+    Step,
+    Taken,
+    advance,
+    advance_through,
+    move_through,
+    record_event_groups,
+)
 from greenlight.engine.platform import Platform
 from greenlight.engine.queue import (
     Heartbeat,
@@ -49,8 +58,10 @@ from greenlight.engine.queue import (
     LeaseLost,
     QueueSettings,
     Stopped,
+    Watch,
 )
 from greenlight.engine.requests import load_detail, load_request
+from greenlight.ledger import Event
 from greenlight.likeness import ScanContext, ScanResult, record_findings
 from greenlight.localization import glossary, memory
 from greenlight.localization.glossary import language_tag
@@ -113,6 +124,37 @@ class Started:
         return self.lease.request_id
 
 
+def _always() -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Successor:
+    """Who takes the next job in line in the transaction that records a run's success.
+
+    A worker that will go on working claims its next job (lease, ``run_started``
+    step and run row, exactly as :func:`start_next` would) as it records the job in
+    hand: one commit per job instead of two. ``wanted`` is asked inside that
+    transaction; a worker that is stopping says no and claims nothing.
+    """
+
+    owner: str
+    settings: QueueSettings
+    actor: str = WORKER
+    wanted: Callable[[], bool] = _always
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How a run ended, as far as the worker that ran it needs to know."""
+
+    # The request as the failure or stop left it (read in that transaction); ``None``
+    # after a success or a lost lease, where nobody read it back.
+    detail: RequestDetail | None
+    # The next job, claimed for the :class:`Successor` as this one's success was recorded.
+    claimed: Started | None = None
+
+
 def run_request(
     platform: Platform,
     request_id: str,
@@ -164,7 +206,7 @@ def work_next(
     started = start_next(platform, owner, settings, actor=actor)
     if started is None:
         return False
-    _execute(platform, started, executor, settings, beats=beats, read_back=False)
+    _execute(platform, started, executor, settings, beats=beats)
     return True
 
 
@@ -211,12 +253,20 @@ def start_request(
 
 
 def _start(
-    conn: Connection, platform: Platform, lease: Lease, actor: str, *, backend: str | None = None
+    conn: Connection,
+    platform: Platform,
+    lease: Lease,
+    actor: str,
+    *,
+    backend: str | None = None,
+    unrecorded: list[tuple[str, list[Event]]] | None = None,
 ) -> Started:
     """Take the ``run_started`` step on a just-claimed job and insert its run row.
 
     ``backend`` names what makes the outputs when the tool has no backend here
     (``vendor-delivery``: the vendor uploads them, ``engine/vendor_delivery.py``).
+    With ``unrecorded`` the step's event is added there for the caller to append
+    to the ledger before this transaction commits (with the others it has).
     """
     request_id = lease.request_id
     request = load_request(conn, request_id)
@@ -229,21 +279,30 @@ def _start(
     decision = conn.execute(_DECISION, {"request": request_id}).one()  # a queued request was judged
     approval_ids = tuple(conn.execute(_APPROVED, {"request": request_id}).scalars())
     run_id = lease.run_id or new_id("run")
-    advance_through(
-        conn,
-        platform.ledger,
-        request_id,
-        [
-            Taken(
-                Step.RUN_STARTED,
-                actor=actor,
-                subjects={"job": lease.job_id, "run": run_id},
-                payload={"backend": backend, "attempt": lease.attempt, "worker": lease.owner},
-            )
-        ],
-        expected=request.state,
-        production_id=request.production_id,
+    started_step = Taken(
+        Step.RUN_STARTED,
+        actor=actor,
+        subjects={"job": lease.job_id, "run": run_id},
+        payload={"backend": backend, "attempt": lease.attempt, "worker": lease.owner},
     )
+    if unrecorded is None:
+        advance_through(
+            conn,
+            platform.ledger,
+            request_id,
+            [started_step],
+            expected=request.state,
+            production_id=request.production_id,
+        )
+    else:
+        moved = move_through(
+            conn,
+            request_id,
+            [started_step],
+            expected=request.state,
+            production_id=request.production_id,
+        )
+        unrecorded.append((request_id, [event for _, event in moved]))
     if lease.run_id is None:
         queue.attach_run(conn, lease, run_id)
     started_at = utcnow()
@@ -351,9 +410,33 @@ def execute(
     way records nothing and gets the request as the new holder left it.
     ``beats``: the worker's heartbeat (else the run has a heartbeat thread of its own).
     """
-    detail = _execute(platform, started, executor, settings, beats=beats, read_back=True)
-    assert detail is not None
-    return detail
+    ran = _execute(platform, started, executor, settings, beats=beats)
+    return ran.detail or read_detail(platform, started.request_id)
+
+
+def execute_then(
+    platform: Platform,
+    started: Started,
+    executor: Executor,
+    settings: QueueSettings,
+    successor: Successor,
+    *,
+    beats: Heartbeats,
+) -> Ran:
+    """:func:`execute`, claiming ``successor``'s next job in the transaction that records
+    a success (none after a failure or a stop: those claim their next job afresh).
+
+    The claimed job is held by ``beats`` (the worker's heartbeat) from its commit on,
+    so its lease is renewed and, if the worker dies, it expires and the reaper puts
+    the job back in line like any other. The caller runs it next (:attr:`Ran.claimed`).
+    """
+    return _execute(platform, started, executor, settings, beats=beats, successor=successor)
+
+
+def read_detail(platform: Platform, request_id: str) -> RequestDetail:
+    """The request as it stands, read outside any write transaction."""
+    with platform.db.read() as conn:
+        return load_detail(conn, request_id)
 
 
 def _execute(
@@ -363,16 +446,19 @@ def _execute(
     settings: QueueSettings,
     *,
     beats: Heartbeats | None,
-    read_back: bool,
-) -> RequestDetail | None:
-    """:func:`execute`; a successful run's request is read back only with ``read_back``."""
+    successor: Successor | None = None,
+) -> Ran:
+    """:func:`execute` up to the last commit (nothing read back after a success)."""
     work = work_dir(platform, started.run_id)
+    claimed = None
     try:
         with Heartbeat(platform.db, started.lease, settings, beats=beats) as watch:
             try:
-                inputs = _materialize(platform, started.inputs, work / "in")
+                # Two folders per run: the run's own, holding its inputs, and ``out``
+                # for the backend, where each output is then signed in place.
                 out_dir = work / "out"
-                out_dir.mkdir()
+                out_dir.mkdir(parents=True)
+                inputs = _materialize(platform, started.inputs, work)
                 progress = queue.progress_writer(platform.db, started.lease, watch, settings)
                 backend = platform.backends(started.backend)
                 parameters, seed = call_parameters(
@@ -390,18 +476,18 @@ def _execute(
                 )
                 watch.check()  # asked to stop as it finished: its outputs are not kept
             except Stopped as stop:
-                return stop_run(platform, started, stop.reason, settings)
+                return Ran(stop_run(platform, started, stop.reason, settings))
             except Exception as exc:  # any backend failure is recorded, never left running
-                return fail_run(platform, started, exc, settings)
-            _record_outputs(platform, started, inputs, result, work)
+                return Ran(fail_run(platform, started, exc, settings))
+            claimed = _record_outputs(platform, started, inputs, result, None, successor)
+            if claimed is not None and beats is not None:
+                # Renewed from its commit on, like a job claimed on its own.
+                beats.hold(claimed.lease, Watch())
     except LeaseLost:
         log.warning("run %s of %s lost its lease; nothing recorded", started.run_id, started.job_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not read_back:
-        return None
-    with platform.db.read() as conn:
-        return load_detail(conn, started.request_id)
+    return Ran(None, claimed)
 
 
 def _production_references(
@@ -452,7 +538,7 @@ def _materialize(
 ) -> list[BackendInput]:
     """Copy inputs out of the blob store, checking each hash on the way, under their
     own names (C2PA ingredients and some decoders go by the file extension)."""
-    into.mkdir(parents=True)
+    into.mkdir(parents=True, exist_ok=True)
     found = []
     # A folder per input only when two share a name (fewer folders to make and remove).
     apart = _clashing([asset.filename for asset, _ in inputs], into)
@@ -498,8 +584,7 @@ def finish_run(
     """
     _record_outputs(platform, started, inputs, result, signed_dir)
     # Read once the outcome is committed: the writers' lock is not held for it.
-    with platform.db.read() as conn:
-        return load_detail(conn, started.request_id)
+    return read_detail(platform, started.request_id)
 
 
 def _record_outputs(
@@ -507,15 +592,20 @@ def _record_outputs(
     started: Started,
     inputs: list[BackendInput],
     result: BackendResult,
-    signed_dir: Path,
-) -> None:
-    """:func:`finish_run` up to the commit: sign, store, scan and record."""
+    signed_dir: Path | None,
+    successor: Successor | None = None,
+) -> Started | None:
+    """:func:`finish_run` up to the commit: sign (into ``signed_dir``, or each output in
+    place without one), scan, store and record; and claim ``successor``'s next job in
+    the same transaction (returned)."""
     request_id, actor = started.request_id, started.actor
-    signed_dir.mkdir(exist_ok=True)  # a run signs into its own work folder
-    apart = _clashing([output.path.name for output in result.outputs], signed_dir)
+    apart = False
+    if signed_dir is not None:
+        signed_dir.mkdir(exist_ok=True)
+        apart = _clashing([output.path.name for output in result.outputs], signed_dir)
     put: list[str] = []
     with asset_store.ingesting(platform, put):
-        stored = []
+        signed_outputs = []
         for number, output in enumerate(result.outputs):
             parents = [inputs[p] for p in output.parents]
             source = parents[0].path if result.kind == "edited" and parents else None
@@ -527,22 +617,16 @@ def _record_outputs(
                 inputs=tuple(p.path for p in parents if p.path != source),
                 title=output.path.name,
             )
-            target = _unclashed(signed_dir, number, output.path.name, apart)
-            # Not fsynced here: the blob store syncs the copy it takes in, before the
-            # transaction that names it.
-            signed = sign_asset(output.path, target, facts, platform.identity)
-            blob = platform.blobs.put_file(
-                signed.path, media_type=output.media_type, max_bytes=1 << 40
+            target = (
+                output.path
+                if signed_dir is None
+                else _unclashed(signed_dir, number, output.path.name, apart)
             )
-            put.append(blob.sha256)
-            manifest = None
-            if signed.sidecar is not None:
-                manifest = platform.blobs.put_file(
-                    signed.sidecar, media_type="application/c2pa", max_bytes=1 << 30
-                ).sha256
-                put.append(manifest)
-            parent_ids = [started.inputs[p][0].id for p in output.parents]
-            stored.append((signed.path, output, blob, manifest, parent_ids))
+            # Not fsynced here: the blob store syncs the file it takes in, before the
+            # transaction that names it.
+            signed_outputs.append(
+                (sign_asset(output.path, target, facts, platform.identity), output)
+            )
         context = ScanContext(
             production_id=started.governance.production,
             covered_talent=started.covered_talent,
@@ -550,8 +634,22 @@ def _record_outputs(
             use_case=started.governance.use_case,
             medium=started.medium,
         )
-        scan = platform.scanner.scan([s[0] for s in stored], context)
+        # Scanned under their own names (the scanner goes by the file extension)...
+        scan = platform.scanner.scan([signed.path for signed, _ in signed_outputs], context)
         put.extend(scan.evidence)  # evidence frames go too if the run is not kept
+        stored = []
+        for signed, output in signed_outputs:
+            # ...then renamed into the store, not copied: the work folder is on its filesystem.
+            blob = platform.blobs.put_moved(signed.path, media_type=output.media_type)
+            put.append(blob.sha256)
+            manifest = None
+            if signed.sidecar is not None:
+                manifest = platform.blobs.put_moved(
+                    signed.sidecar, media_type="application/c2pa"
+                ).sha256
+                put.append(manifest)
+            parent_ids = [started.inputs[p][0].id for p in output.parents]
+            stored.append((output, blob, manifest, parent_ids))
         production = started.governance.production
         with platform.db.transaction() as conn:
             # The fence: nothing is written unless this worker still holds the job.
@@ -570,7 +668,7 @@ def _record_outputs(
                     created_by=started.requested_by,
                     parents=parent_ids,
                 )
-                for _, output, blob, manifest, parent_ids in stored
+                for output, blob, manifest, parent_ids in stored
             ]
             _close_run(conn, started, result)
             priced = prompt_log.record_finish(
@@ -581,6 +679,7 @@ def _record_outputs(
                 outputs=len(made),
                 worker=started.lease.owner,
                 opened=started.opened,
+                closed_with_result_cost=True,  # _close_run wrote result.cost_usd
             )
             succeeded = Taken(
                 Step.RUN_SUCCEEDED,
@@ -611,17 +710,53 @@ def _record_outputs(
                 )
             else:
                 then = _scanned(scan, actor)
-            # Both moves (running -> generated -> in_review or quarantined) and their
-            # events in one step, each event in this same transaction.
-            advance_through(
+            # Both moves (running -> generated -> in_review or quarantined) in one
+            # update; their events, and the next job's run_started, in one ledger
+            # append at the end of this same transaction.
+            moved = move_through(
                 conn,
-                platform.ledger,
                 request_id,
                 [succeeded, then],
                 expected=RequestState.RUNNING,
                 production_id=production,
             )
             record_findings(conn, request_id, started.run_id, [a.id for a in made], scan)
+            unrecorded = [(request_id, [event for _, event in moved])]
+            claimed = None
+            if successor is not None:
+                claimed = _claim_ahead(conn, platform, successor, unrecorded)
+            record_event_groups(conn, platform.ledger, unrecorded)
+            return claimed
+
+
+def _claim_ahead(
+    conn: Connection,
+    platform: Platform,
+    successor: Successor,
+    unrecorded: list[tuple[str, list[Event]]],
+) -> Started | None:
+    """Claim and start ``successor``'s next job inside a finishing transaction; its
+    ``run_started`` event joins ``unrecorded`` (for the caller's one ledger append).
+
+    Under a savepoint: a job that cannot be started is left queued (its own claim
+    later says why) and never takes the finished job's outcome down with it.
+    """
+    if not successor.wanted():
+        return None
+    started: list[tuple[str, list[Event]]] = []
+    try:
+        with conn.begin_nested():
+            lease = queue.claim_next(
+                conn, successor.owner, successor.settings, run_id=new_id("run")
+            )
+            if lease is None:
+                return None
+            claimed = _start(conn, platform, lease, successor.actor, unrecorded=started)
+    except Exception:
+        log.warning("could not claim the next job ahead; it stays queued", exc_info=True)
+        return None
+    unrecorded.extend(started)
+    return claimed
 
 
 def _voice(result: BackendResult) -> dict[str, Any]:

@@ -3,10 +3,13 @@
 A :class:`Worker` loops: now and then it reaps jobs whose worker died
 (:func:`~greenlight.engine.runs.reap_lost`), then claims the next job and runs
 it through the lifecycle (:func:`~greenlight.engine.runs.run_next`), or sleeps
-``poll_seconds`` when nothing waits. :func:`run_pool` runs N of them as local
-processes (``greenlight worker --processes N``); each process opens the
-installation itself and stops cleanly on SIGTERM or Ctrl+C: it finishes the
-job in hand, then exits. ``greenlight serve`` runs one worker in a thread.
+``poll_seconds`` when nothing waits. While it goes on working, it claims its
+next job in the transaction that records the last one's success
+(:func:`~greenlight.engine.runs.execute_then`): one commit per job.
+:func:`run_pool` runs N of them as local processes (``greenlight worker
+--processes N``); each process opens the installation itself and stops cleanly
+on SIGTERM or Ctrl+C: it finishes the job in hand, then exits. ``greenlight
+serve`` runs one worker in a thread.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from greenlight.engine import queue
 from greenlight.engine.executors import Executor, connect_ray, executor_from_env
 from greenlight.engine.platform import Platform
 from greenlight.engine.queue import Heartbeats, QueueSettings
-from greenlight.engine.runs import reap_lost, run_next, work_next
+from greenlight.engine.runs import (
+    Started,
+    Successor,
+    execute_then,
+    read_detail,
+    reap_lost,
+    start_next,
+)
 
 log = logging.getLogger("greenlight.worker")
 
@@ -46,22 +56,56 @@ class Worker:
     _thread: threading.Thread | None = field(default=None, repr=False)
     # One heartbeat thread for the worker's whole life, not one per job.
     _beats: Heartbeats | None = field(default=None, repr=False)
+    # The job claimed as the last one's success was recorded: this worker's to run next.
+    _claimed: Started | None = field(default=None, repr=False)
 
-    def run_once(self) -> RequestDetail | None:
-        """Reap lost jobs if due, then claim and run the next job; ``None`` if none waits."""
-        beats = self._prepare()
-        ran = run_next(self.platform, self.name, self.executor, self.settings, beats=beats)
+    def run_once(self, *, claim_next: bool = False) -> RequestDetail | None:
+        """Reap lost jobs if due, then run the next job; ``None`` if none waits.
+
+        The next job is the one claimed ahead for this worker, if any, else the
+        next in line. With ``claim_next`` the job after it is claimed in the
+        transaction that records this one's success: the caller promises to call
+        again (a claimed job held by nobody waits out its lease, then is retried).
+        """
+        ran = self._work(claim_next)
+        if ran is None:
+            return None
+        self.done += 1
+        started, detail = ran
+        return detail or read_detail(self.platform, started.request_id)
+
+    def work_once(self, *, claim_next: bool = False) -> bool:
+        """:meth:`run_once` without reading the request back; whether a job was run."""
+        ran = self._work(claim_next)
         if ran is not None:
             self.done += 1
-        return ran
+        return ran is not None
 
-    def work_once(self) -> bool:
-        """:meth:`run_once` without reading the request back; whether a job was run."""
+    @property
+    def holding(self) -> bool:
+        """Whether a job was claimed ahead for this worker and awaits its run."""
+        return self._claimed is not None
+
+    def _work(self, claim_next: bool) -> tuple[Started, RequestDetail | None] | None:
+        """Run the next job; the job and, after a failure or stop, the request as it ended."""
         beats = self._prepare()
-        ran = work_next(self.platform, self.name, self.executor, self.settings, beats=beats)
-        if ran:
-            self.done += 1
-        return ran
+        started, self._claimed = self._claimed, None
+        if started is None:
+            started = start_next(self.platform, self.name, self.settings)
+            if started is None:
+                return None
+        successor = Successor(
+            self.name,
+            self.settings,
+            # Asked again inside the finishing transaction: a worker told to stop meanwhile
+            # claims nothing more.
+            wanted=lambda: claim_next and not self.stop.is_set(),
+        )
+        ran = execute_then(
+            self.platform, started, self.executor, self.settings, successor, beats=beats
+        )
+        self._claimed = ran.claimed
+        return started, ran.detail
 
     def _prepare(self) -> Heartbeats:
         """Reap lost jobs if due; the worker's heartbeat."""
@@ -76,10 +120,12 @@ class Worker:
 
     def run(self, *, until_idle: bool = False) -> int:
         """Work until :attr:`stop` is set (or, ``until_idle``, until no job waits at all,
-        back-offs included); how many jobs were run."""
-        while not self.stop.is_set():
+        back-offs included); how many jobs were run. A job already claimed for this
+        worker when it is told to stop is the job in hand: it runs first."""
+        while not self.stop.is_set() or self.holding:
             try:
-                ran = self.work_once()  # nobody here reads the request back
+                # Nobody here reads the request back; each job claims the next as it ends.
+                ran = self.work_once(claim_next=True)
             except Exception:  # one bad job must not end the worker
                 log.exception("worker %s: a job could not be run", self.name)
                 ran = False

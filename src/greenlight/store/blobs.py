@@ -14,10 +14,12 @@ blob (found by comparing the store with the database), never a row pointing at n
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
 import time
 import unicodedata
@@ -166,6 +168,43 @@ class BlobStore:
         """Store the file at ``path`` (see :meth:`put_stream`)."""
         with Path(path).open("rb") as stream:
             return self.put_stream(stream, media_type=media_type, max_bytes=max_bytes)
+
+    def put_moved(self, path: Path, *, media_type: str) -> BlobRef:
+        """Take the file at ``path`` into the store by renaming it: it is gone from
+        ``path`` afterwards, on success or not.
+
+        For a file this process just made (a signed output) on the store's filesystem:
+        one read to hash it, its fsync and the rename, no copy. From another
+        filesystem it is copied (:meth:`put_stream`). Durable on return, as every put.
+        """
+        path = Path(path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                    raise InvalidInput(
+                        f"{path.name} is not a regular file; only files are stored.",
+                        code="blob.not_a_file",
+                    )
+                sha256 = hashlib.file_digest(file, "sha256").hexdigest()
+                size = os.fstat(file.fileno()).st_size
+                os.fchmod(file.fileno(), 0o440)  # read-only, as every blob
+                os.fsync(file.fileno())  # its bytes are on disk before its name is
+            final = self.path(sha256)
+            self._make_dirs(final.parent)
+            if final.is_file() and final.stat().st_size == size:
+                return BlobRef(sha256=sha256, size=size, media_type=media_type)
+            try:
+                os.replace(path, final)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                with path.open("rb") as elsewhere:  # another filesystem: copy it in
+                    return self.put_stream(elsewhere, media_type=media_type, max_bytes=size)
+            _fsync_dir(final.parent)
+        finally:
+            path.unlink(missing_ok=True)
+        return BlobRef(sha256=sha256, size=size, media_type=media_type)
 
     def put_bytes(self, data: bytes, *, media_type: str) -> BlobRef:
         """Store ``data`` (already in memory, so its size is the caller's to limit)."""
