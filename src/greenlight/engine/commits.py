@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
@@ -239,9 +239,12 @@ class _Sealed(Event):
     @classmethod
     def of(cls, event: Event) -> _Sealed:
         """``event`` and its canonical bytes; refuses what ``Event.canonical`` refuses."""
-        return cls(
-            **{f.name: getattr(event, f.name) for f in fields(Event)}, body=event.canonical()
-        )
+        body = event.canonical()
+        sealed = object.__new__(cls)
+        # Its fields copied as they are, without the dataclass constructor's
+        # per-field work: an event has no checks there (they are in canonical()).
+        sealed.__dict__.update(vars(event), body=body)
+        return sealed
 
     def canonical(self) -> bytes:
         """The bytes :meth:`Event.canonical` gave when the event was sealed."""
