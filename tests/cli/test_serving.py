@@ -73,14 +73,16 @@ def test_workers_each_bind_the_port_and_the_kernel_spreads_connections() -> None
     assert all(count > 0 for count in accepted.values())  # 2**-23 odds of a false failure
 
 
-def test_a_serving_process_freezes_its_start_up_heap_and_shortens_thread_turns() -> None:
+def test_a_serving_process_freezes_its_heap_collects_less_often_and_shortens_turns() -> None:
     probe = (
         "import gc, sys\n"
-        "from greenlight.cli._serving import settle_for_serving, SWITCH_INTERVAL\n"
+        "from greenlight.cli._serving import settle_for_serving, SWITCH_INTERVAL, "
+        "YOUNG_COLLECTION_AT\n"
         "settle_for_serving()\n"
-        "print(gc.get_freeze_count() > 1000, sys.getswitchinterval() == SWITCH_INTERVAL)\n"
+        "print(gc.get_freeze_count() > 1000, sys.getswitchinterval() == SWITCH_INTERVAL,\n"
+        "      gc.get_threshold() == (YOUNG_COLLECTION_AT, 10, 10))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
-    assert done.stdout.split() == ["True", "True"]
+    assert done.stdout.split() == ["True", "True", "True"]

@@ -164,12 +164,13 @@ def test_a_crowd_of_writers_is_written_in_few_large_batches(world: World) -> Non
     assert len(commits) <= 10
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one_by_one", "together"])
 def test_a_batch_is_stored_byte_for_byte_as_sqlalchemy_stores_it(
-    sqlite_settings: Settings, tmp_path: Path
+    sqlite_settings: Settings, tmp_path: Path, batched: bool
 ) -> None:
     platform = Platform.open(sqlite_settings)
     world = build_world(platform)
-    units = _prepared(world, 3)
+    units = _prepared(world, 6)
     # A twin of the database as it stands, to write the same batch the plain way.
     twin_path = tmp_path / "twin.db"
     source, copy = sqlite3.connect(tmp_path / "greenlight.db"), sqlite3.connect(twin_path)
@@ -178,8 +179,14 @@ def test_a_batch_is_stored_byte_for_byte_as_sqlalchemy_stores_it(
     copy.close()
     twin = Database(engine_for(f"sqlite:///{twin_path}"))
 
-    for unit in units:
-        assert len(platform.commits.write(unit)) == 2
+    commits = _commits_counted(world)
+    if batched:
+        asyncio.run(_queued_behind_the_writer_lock(platform, units))
+        assert len(commits) < len(units)  # several units went in one multi-row batch
+    else:
+        for unit in units:
+            assert len(platform.commits.write(unit)) == 2
+        assert len(commits) == len(units)
     with twin.transaction() as conn:
         for table in sorted(
             {t for u in units for t in u.rows}, key=lambda t: metadata.sorted_tables.index(t)
@@ -202,3 +209,14 @@ def test_a_batch_is_stored_byte_for_byte_as_sqlalchemy_stores_it(
         assert ours, name
     twin.close()
     platform.close()
+
+
+async def _queued_behind_the_writer_lock(platform: Platform, units: list[NewRows]) -> None:
+    """Write ``units`` in order, most of them in one batch: they queue while this
+    holds the writer lock, so the committer finds them waiting when it gets it."""
+    with platform.db.transaction():
+        waiting = [asyncio.ensure_future(platform.commits.write_async(u)) for u in units]
+        for _ in range(3):
+            await asyncio.sleep(0)  # every unit is queued, in order
+    for marks in await asyncio.gather(*waiting):
+        assert len(marks) == 2

@@ -31,6 +31,9 @@ from typing import Any
 SWITCH_INTERVAL = 0.0005
 """Seconds a thread may hold the interpreter before another may take it (default 0.005)."""
 
+YOUNG_COLLECTION_AT = 20_000
+"""Net new container objects that start a young garbage collection (default 700)."""
+
 APP_FACTORY = "greenlight.cli._serving:app_from_environment"
 
 
@@ -55,12 +58,20 @@ def settle_for_serving() -> None:
       only what requests made: collections no longer stall every request in
       flight for tens of milliseconds (the submission p99 at 32 clients fell
       from about 230 ms to 125 ms on one worker).
+    - A young collection starts after 20,000 net new objects instead of 700:
+      a submission's objects are freed by reference counting as it ends, but
+      32 in flight and a batch being committed push the count past 700 many
+      times a request, and each such collection walks every live young object
+      (about 0.1 ms of a submission's 1.5 ms of CPU went there). The older
+      generations keep their ratios, so cycles are still collected.
     - Threads take turns every 0.5 ms instead of 5: the group-commit thread
       holds the database's writer lock while it inserts a batch, and must not
       wait out the event loop's turn while other processes wait for the lock.
     """
     gc.collect()
     gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_AT, middle, old)
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 

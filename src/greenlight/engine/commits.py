@@ -28,15 +28,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, Table
 
 from greenlight.core.models import LedgerMark
 from greenlight.engine.lifecycle import record_event_groups
 from greenlight.ledger import Event, Ledger
 from greenlight.store import Database
+from greenlight.store.inserts import BoundInsert, bound_insert
 from greenlight.store.schema import metadata
 
 # Parents before children, so one batch's rows satisfy its foreign keys.
@@ -201,7 +202,7 @@ class GroupCommit:
                 merged.setdefault(table, []).extend(rows)
         dialect = self.db.engine.dialect
         tables = [
-            _bind(table, merged[table], dialect)
+            _Write(table, merged[table], bound_insert(table, merged[table], dialect))
             for table in sorted(merged, key=lambda t: _TABLE_ORDER[t.name])
             if merged[table]
         ]
@@ -212,8 +213,8 @@ class GroupCommit:
 
     def _insert(self, conn: Connection, writes: _Writes) -> list[tuple[LedgerMark, ...]]:
         for write in writes.tables:
-            if write.sql is not None:
-                conn.exec_driver_sql(write.sql, write.values)
+            if write.statements is not None:
+                write.statements.run(conn)
             else:
                 conn.execute(write.table.insert(), write.rows)
         return record_event_groups(conn, self.ledger, writes.events)
@@ -221,12 +222,12 @@ class GroupCommit:
 
 @dataclass(frozen=True)
 class _Write:
-    """One table's rows, and (when ``sql`` is set) their values bound for the driver."""
+    """One table's rows, and (when SQLAlchemy need not do it) the driver's statements
+    that insert them, bound already."""
 
     table: Table
     rows: Sequence[Mapping[str, Any]]
-    sql: str | None = None
-    values: Sequence[tuple[Any, ...] | dict[str, Any]] = ()
+    statements: BoundInsert | None = None
 
 
 @dataclass(frozen=True)
@@ -239,9 +240,12 @@ class _Sealed(Event):
     @classmethod
     def of(cls, event: Event) -> _Sealed:
         """``event`` and its canonical bytes; refuses what ``Event.canonical`` refuses."""
-        return cls(
-            **{f.name: getattr(event, f.name) for f in fields(Event)}, body=event.canonical()
-        )
+        body = event.canonical()
+        sealed = object.__new__(cls)
+        # Its fields copied as they are, without the dataclass constructor's
+        # per-field work: an event has no checks there (they are in canonical()).
+        sealed.__dict__.update(vars(event), body=body)
+        return sealed
 
     def canonical(self) -> bytes:
         """The bytes :meth:`Event.canonical` gave when the event was sealed."""
@@ -254,75 +258,6 @@ class _Writes:
 
     tables: list[_Write]
     events: list[tuple[str, Sequence[Event]]]
-
-
-@dataclass(frozen=True)
-class _CompiledInsert:
-    sql: str
-    names: tuple[str, ...]
-    binders: tuple[Callable[[Any], Any] | None, ...]
-    positional: bool
-
-
-# An INSERT compiled once per table, column set and dialect (None: not bindable here).
-_COMPILED: dict[tuple[str, str, tuple[str, ...]], _CompiledInsert | None] = {}
-
-
-def _compiled_insert(
-    table: Table, keys: tuple[str, ...], dialect: Dialect
-) -> _CompiledInsert | None:
-    found = _COMPILED.get((dialect.name, table.name, keys), False)
-    if found is not False:
-        return found  # type: ignore[return-value]
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
-    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(keys)
-    processors = compiled._bind_processors
-    binders: list[Callable[[Any], Any] | None] = []
-    for name in names:
-        processor = processors.get(name)
-        if processor is not None and not callable(processor):
-            binders = []  # a tuple type's processors: leave it to SQLAlchemy
-            break
-        binders.append(processor)
-    insert: _CompiledInsert | None = None
-    # Only when every value comes from the rows: a column default SQLAlchemy would
-    # fill in per row (none on the tables a submission writes) keeps its own path.
-    if (
-        len(binders) == len(names)
-        and sorted(names) == sorted(keys)
-        and set(compiled.binds) == set(keys)
-    ):
-        insert = _CompiledInsert(compiled.string, names, tuple(binders), bool(compiled.positional))
-    _COMPILED[(dialect.name, table.name, keys)] = insert
-    return insert
-
-
-def _bind(table: Table, rows: Sequence[Mapping[str, Any]], dialect: Dialect) -> _Write:
-    """Bind ``rows``' values as SQLAlchemy would (same SQL, same type processing), once.
-
-    Skipping SQLAlchemy's per-execution work halves a batch's insert time; rows it
-    cannot bind so (mixed column sets, a value a type refuses) are left to
-    SQLAlchemy, which then does and reports exactly what it always did.
-    """
-    keys = tuple(rows[0])
-    insert = _compiled_insert(table, keys, dialect)
-    if insert is None or any(tuple(row) != keys for row in rows):
-        return _Write(table, rows)
-    pairs = tuple(zip(insert.names, insert.binders, strict=True))
-    try:
-        if insert.positional:
-            values: list[Any] = [
-                tuple(bind(row[n]) if bind is not None else row[n] for n, bind in pairs)
-                for row in rows
-            ]
-        else:
-            values = [
-                {n: bind(row[n]) if bind is not None else row[n] for n, bind in pairs}
-                for row in rows
-            ]
-    except Exception:  # SQLAlchemy will raise it, wrapped as it always does
-        return _Write(table, rows)
-    return _Write(table, rows, insert.sql, values)
 
 
 def _hand_back(batch: Sequence[_Waiting]) -> None:

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from greenlight.core.clock import utcnow
 from greenlight.core.enums import RequestState as S
 from greenlight.core.errors import Conflict, NotFound
 from greenlight.core.models import LedgerMark
 from greenlight.ledger import Appended, Event, Ledger
+from greenlight.store.inserts import insert_rows
 from greenlight.store.schema import generation_requests, request_events
 
 
@@ -185,7 +186,7 @@ def record_event_groups(
         for m in group
     ]
     if rows:
-        conn.execute(_INSERT_EVENTS, rows)
+        insert_rows(conn, request_events, rows)  # one multi-row INSERT on SQLite
     return marks
 
 
@@ -332,4 +333,3 @@ _MOVE = (
     .values(state=bindparam("after"), updated_at=bindparam("at"))
 )
 _MOVE_FROM = _MOVE.where(_r.state == bindparam("before"))
-_INSERT_EVENTS = insert(request_events)

@@ -28,6 +28,7 @@ from greenlight.ledger.keys import load_or_create_signer
 from greenlight.ledger.tiles import TILE_HEIGHT, TILE_WIDTH
 from greenlight.ledger.tree import TileKey, TileTree, fold_in
 from greenlight.store.db import Database
+from greenlight.store.inserts import insert_rows
 from greenlight.store.schema import (
     ledger_checkpoints,
     ledger_entries,
@@ -45,7 +46,6 @@ _RESERVE = (
     .values(next_index=ledger_head.c.next_index + bindparam("count"))
     .returning(ledger_head.c.next_index)
 )
-_INSERT_ENTRIES = ledger_entries.insert()
 
 
 def leaf_key(leaf_hash: bytes) -> int:
@@ -240,7 +240,7 @@ class Ledger:
                 }
             )
             out.append(Appended(start + offset, leaf))
-        conn.execute(_INSERT_ENTRIES, rows)
+        insert_rows(conn, ledger_entries, rows)  # one multi-row INSERT on SQLite
         return out
 
     def record(self, *events: Event) -> list[Appended]:

@@ -26,6 +26,7 @@ from greenlight.store.schema import registry_state
 
 T = TypeVar("T")
 _GENERATION = select(registry_state.c.generation).where(registry_state.c.id == 1)
+_GENERATION_SQL = "SELECT generation FROM registry_state WHERE id = 1"
 MAX_ENTRIES = 50_000
 
 
@@ -40,7 +41,20 @@ class RegistryCache:
 
     def at(self, conn: Connection) -> RegistryView:
         """A view for the transaction ``conn`` is in (reads the generation once)."""
-        return RegistryView(self, conn.execute(_GENERATION).scalar_one())
+        if not conn.in_transaction():  # the query begins it, as SQLAlchemy does
+            return RegistryView(self, conn.execute(_GENERATION).scalar_one())
+        # One indexed row, read through the driver in the transaction already
+        # begun: SQLAlchemy's execute path costs several times the query, on
+        # every request.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(_GENERATION_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:  # as scalar_one() refuses it: migration 0004 writes the row
+            raise LookupError("registry_state has no generation row; migrate the database")
+        return RegistryView(self, int(row[0]))
 
     def _lookup(self, generation: int, key: Hashable) -> tuple[bool, object]:
         with self._lock:
