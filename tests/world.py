@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import cv2
 import numpy as np
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row, select
 
 from greenlight.accounts import Access, create_person, grant_role, load_access
 from greenlight.core.clock import utcnow
@@ -27,13 +28,14 @@ from greenlight.core.models import (
     Person,
     Production,
     ProductionDraft,
+    RequestDetail,
     RequestDraft,
     Talent,
     Tool,
     ToolDraft,
 )
 from greenlight.core.settings import Settings
-from greenlight.engine import assets
+from greenlight.engine import assets, requests
 from greenlight.engine.platform import Platform
 from greenlight.productions import create_production
 from greenlight.rights import (
@@ -45,6 +47,7 @@ from greenlight.rights import (
     record_consent,
     register_talent,
 )
+from greenlight.store.schema import jobs
 
 # Whoever holds which role on the test production.
 CAST = {
@@ -112,6 +115,16 @@ class World:
         """What ``who`` may do, freshly loaded."""
         with self.platform.db.read() as conn:
             return load_access(conn, self.people[who])
+
+    def detail(self, request_id: str) -> RequestDetail:
+        """The request as it stands now, freshly loaded."""
+        with self.platform.db.read() as conn:
+            return requests.load_detail(conn, request_id)
+
+    def job(self, request_id: str) -> Row[Any]:
+        """The request's job row as it stands now."""
+        with self.platform.db.read() as conn:
+            return conn.execute(select(jobs).where(jobs.c.request_id == request_id)).one()
 
     def add_tool(
         self,

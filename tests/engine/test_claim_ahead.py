@@ -16,11 +16,10 @@ from greenlight.core.enums import RequestState
 from greenlight.core.settings import Settings
 from greenlight.engine import requests
 from greenlight.engine.executors import LocalExecutor
-from greenlight.engine.platform import Platform
 from greenlight.engine.queue import QueueSettings
 from greenlight.engine.runs import reap_lost
 from greenlight.engine.workers import Worker
-from greenlight.store.schema import jobs, policy_decisions, runs
+from greenlight.store.schema import policy_decisions, runs
 from tests.engine.test_queue import Slow, _using
 from tests.world import World, build_world, opened_platform
 
@@ -43,16 +42,6 @@ def _queued(world: World, count: int) -> list[str]:
     return [d.request.id for d in made]
 
 
-def _detail(platform: Platform, request_id: str) -> Any:
-    with platform.db.read() as conn:
-        return requests.load_detail(conn, request_id)
-
-
-def _job(platform: Platform, request_id: str) -> Any:
-    with platform.db.read() as conn:
-        return conn.execute(select(jobs).where(jobs.c.request_id == request_id)).one()
-
-
 def test_a_busy_worker_starts_its_next_job_as_it_records_the_last(world: World) -> None:
     first, second = _queued(world, 2)
     worker = Worker(world.platform, LocalExecutor(), settings=FAST, name="busy")
@@ -63,10 +52,10 @@ def test_a_busy_worker_starts_its_next_job_as_it_records_the_last(world: World) 
     # The next job is claimed and started exactly as a claim of its own would have:
     # leased to this worker, its run open, its request running with run.started last,
     # recorded in the same commit as the last job's events, right after them.
-    job = _job(world.platform, second)
+    job = world.job(second)
     assert job.state == "running" and job.lease_owner == "busy" and job.attempts == 1
     assert job.run_id is not None and job.stage == "starting"
-    waiting = _detail(world.platform, second)
+    waiting = world.detail(second)
     assert waiting.request.state is RequestState.RUNNING
     assert waiting.events[-1].event_type == "run.started"
     assert waiting.events[-1].index == done.events[-1].index + 1
@@ -80,7 +69,7 @@ def test_a_busy_worker_starts_its_next_job_as_it_records_the_last(world: World) 
     assert [r.id for r in (ran.job.runs if ran.job else ())] == [job.run_id]
     # Both requests went through the same steps, in the same order.
     assert [e.event_type for e in ran.events] == [e.event_type for e in done.events]
-    assert _detail(world.platform, first).request.state is RequestState.IN_REVIEW
+    assert world.detail(first).request.state is RequestState.IN_REVIEW
 
 
 def test_a_job_claimed_ahead_by_a_worker_that_dies_is_taken_over_after_its_lease(
@@ -113,10 +102,10 @@ def test_a_job_claimed_ahead_keeps_its_lease_while_it_waits_its_turn(world: Worl
     short = QueueSettings(lease_seconds=0.3, heartbeat_seconds=0.05, backoff_seconds=0.0)
     worker = Worker(world.platform, LocalExecutor(), settings=short)
     worker.run_once(claim_next=True)
-    claimed = _job(world.platform, second).lease_expires_at
+    claimed = world.job(second).lease_expires_at
     time.sleep(0.6)  # twice its lease: only the worker's heartbeat keeps it
     assert reap_lost(world.platform, short) == 0
-    job = _job(world.platform, second)
+    job = world.job(second)
     assert job.state == "running" and job.lease_expires_at > claimed and job.attempts == 1
     done = worker.run_once()
     assert done is not None and done.request.state is RequestState.IN_REVIEW
@@ -133,8 +122,8 @@ def test_a_worker_told_to_stop_claims_nothing_more(world: World) -> None:
     worker.stop.set()  # while the first job runs
     running.join(30)
     assert not running.is_alive() and not worker.holding
-    assert _detail(world.platform, first).request.state is RequestState.IN_REVIEW
-    job = _job(world.platform, second)
+    assert world.detail(first).request.state is RequestState.IN_REVIEW
+    job = world.job(second)
     assert job.state == "queued" and job.lease_id is None and job.attempts == 0
 
 
@@ -144,8 +133,8 @@ def test_the_job_claimed_for_a_stopping_worker_runs_before_it_exits(world: World
     worker.run_once(claim_next=True)
     worker.stop.set()
     assert worker.run() == 2  # the job in hand, and no other
-    assert _detail(world.platform, second).request.state is RequestState.IN_REVIEW
-    assert _job(world.platform, third).state == "queued"
+    assert world.detail(second).request.state is RequestState.IN_REVIEW
+    assert world.job(third).state == "queued"
 
 
 def test_a_job_that_cannot_start_never_undoes_the_one_finished_before_it(world: World) -> None:
@@ -157,8 +146,8 @@ def test_a_job_that_cannot_start_never_undoes_the_one_finished_before_it(world: 
     assert done is not None and done.request.id == first
     assert done.request.state is RequestState.IN_REVIEW and len(done.outputs) == 1
     assert not worker.holding
-    assert _job(world.platform, broken).state == "queued"
-    assert _detail(world.platform, broken).request.state is RequestState.QUEUED
+    assert world.job(broken).state == "queued"
+    assert world.detail(broken).request.state is RequestState.QUEUED
 
 
 def test_a_busy_worker_commits_once_per_job(sqlite_settings: Settings) -> None:
@@ -177,7 +166,7 @@ def test_a_busy_worker_commits_once_per_job(sqlite_settings: Settings) -> None:
             assert Worker(platform, LocalExecutor(), settings=calm).run(until_idle=True) == 4
         finally:
             event.remove(platform.db.engine, "before_cursor_execute", count)
-        assert all(_detail(platform, r).request.state is RequestState.IN_REVIEW for r in queued)
+        assert all(world.detail(r).request.state is RequestState.IN_REVIEW for r in queued)
         # The reaper's look and the first claim, one commit per job (each claiming the
         # next), and the last look for work that finds none.
         assert len(writes) == 2 + len(queued) + 1

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from greenlight.accounts import grant_role
 from greenlight.backends import Backend, BackendInput, BackendResult, backend_for
@@ -28,7 +27,6 @@ from greenlight.engine.queue import QueueSettings
 from greenlight.engine.workers import Worker
 from greenlight.productions import create_production
 from greenlight.rights import allow_tool
-from greenlight.store.schema import jobs
 from tests.world import World, build_world, opened_platform, plate_png
 
 FAST = QueueSettings(
@@ -104,16 +102,6 @@ def _queued(world: World, production_id: str | None = None) -> str:
     return detail.request.id
 
 
-def _detail(platform: Platform, request_id: str) -> Any:
-    with platform.db.read() as conn:
-        return requests.load_detail(conn, request_id)
-
-
-def _job(platform: Platform, request_id: str) -> Any:
-    with platform.db.read() as conn:
-        return conn.execute(select(jobs).where(jobs.c.request_id == request_id)).one()
-
-
 def _second_production(world: World) -> str:
     """Another show on the same studio, where the artist and producer also work."""
     with world.platform.db.transaction() as conn:
@@ -173,13 +161,13 @@ def test_a_heartbeat_pushes_the_lease_forward_while_the_backend_runs(world: Worl
     ran.start()
     assert slow.started.wait(10)
     for _ in range(3):
-        expiries.append(_job(world.platform, request_id).lease_expires_at)
+        expiries.append(world.job(request_id).lease_expires_at)
         time.sleep(0.15)
     ran.join(30)
     assert expiries == sorted(expiries) and len(set(expiries)) == 3
-    job = _job(world.platform, request_id)
+    job = world.job(request_id)
     assert job.state == "done" and job.lease_id is None and job.progress == 1.0
-    assert _detail(world.platform, request_id).request.state is RequestState.IN_REVIEW
+    assert world.detail(request_id).request.state is RequestState.IN_REVIEW
 
 
 def test_a_dead_workers_job_is_taken_over_and_its_partial_outputs_discarded(world: World) -> None:
@@ -217,7 +205,7 @@ def test_a_stale_worker_cannot_record_a_failure_either(world: World) -> None:
     runs.reap_lost(world.platform, FAST)
     with pytest.raises(queue.LeaseLost):
         runs.fail_run(world.platform, stale, RuntimeError("late news"), FAST)
-    assert _detail(world.platform, request_id).request.state is RequestState.QUEUED
+    assert world.detail(request_id).request.state is RequestState.QUEUED
 
 
 def test_a_crash_is_retried_after_a_back_off_and_then_succeeds(world: World) -> None:
@@ -227,11 +215,11 @@ def test_a_crash_is_retried_after_a_back_off_and_then_succeeds(world: World) -> 
     worker = Worker(world.platform, _using(flaky), settings=waiting, poll_seconds=0.02)
     retried = worker.run_once()
     assert retried is not None and retried.request.state is RequestState.QUEUED
-    job = _job(world.platform, request_id)
+    job = world.job(request_id)
     assert job.state == "queued" and job.attempts == 1 and job.available_at is not None
     assert worker.run_once() is None  # still backing off
     assert worker.run(until_idle=True) == 2
-    ran = _detail(world.platform, request_id)
+    ran = world.detail(request_id)
     assert ran.request.state is RequestState.IN_REVIEW and flaky.calls == 2
     assert [r.error is None for r in (ran.job.runs if ran.job else ())] == [False, True]
 
@@ -240,7 +228,7 @@ def test_a_backend_that_keeps_crashing_fails_after_its_attempts(world: World) ->
     request_id = _queued(world)
     flaky = Flaky(failures=99)
     Worker(world.platform, _using(flaky), settings=FAST, poll_seconds=0.01).run(until_idle=True)
-    failed = _detail(world.platform, request_id)
+    failed = world.detail(request_id)
     assert failed.request.state is RequestState.FAILED
     assert flaky.calls == 3 and failed.job is not None and failed.job.attempts == 3
     assert all("GPU fell off the bus" in (r.error or "") for r in failed.job.runs)
@@ -252,7 +240,7 @@ def test_a_refusal_about_the_inputs_is_not_retried(world: World) -> None:
         failures=99, error=InvalidInput("The mask is 8x8; the plate is 96x64.", code="backend.x")
     )
     Worker(world.platform, _using(refusing), settings=FAST).run(until_idle=True)
-    assert _detail(world.platform, request_id).request.state is RequestState.FAILED
+    assert world.detail(request_id).request.state is RequestState.FAILED
     assert refusing.calls == 1
 
 
@@ -264,7 +252,7 @@ def test_queued_work_is_cancelled_at_once_by_its_requester(world: World) -> None
     assert cancelled.request.state is RequestState.CANCELLED
     assert cancelled.events[-1].event_type == "run.cancelled"
     assert cancelled.events[-1].actor == world.people["artist"].id
-    assert _job(world.platform, request_id).state == "cancelled"
+    assert world.job(request_id).state == "cancelled"
     assert Worker(world.platform, LocalExecutor(), settings=FAST).run_once() is None
     with pytest.raises(Conflict) as again:
         runs.cancel(world.platform, world.access("artist"), request_id)

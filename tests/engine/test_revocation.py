@@ -70,11 +70,6 @@ def _revoke(world: World, consent: Consent, who: str = "legal") -> RevocationOut
     return revoke(world.platform, world.access(who), consent.id, reason=WITHDREW)
 
 
-def _detail(world: World, request_id: str) -> RequestDetail:
-    with world.platform.db.read() as conn:
-        return requests.load_detail(conn, request_id)
-
-
 def _ledger_body(world: World, index: int) -> dict[str, object]:
     with world.platform.db.read() as conn:
         body = conn.execute(
@@ -107,7 +102,7 @@ def test_outputs_in_review_are_quarantined_for_legal_when_the_consent_is_revoked
     assert reached.action is Action.QUARANTINED
     assert [a.request_id for a in outcome.impact.not_delivered] == [in_review.request.id]
 
-    after = _detail(world, in_review.request.id)
+    after = world.detail(in_review.request.id)
     assert after.request.state is RequestState.QUARANTINED
     assert after.events[-1].event_type == "revocation.quarantined"
     assert after.events[-1].index == reached.ledger_index
@@ -140,8 +135,8 @@ def test_work_not_yet_run_is_denied_and_its_queued_job_cancelled(world: World) -
         waiting.request.id: (RequestState.AWAITING_APPROVAL, RequestState.DENIED, Action.DENIED),
         queued.request.id: (RequestState.QUEUED, RequestState.DENIED, Action.DENIED),
     }
-    assert _detail(world, waiting.request.id).request.state is RequestState.DENIED
-    after = _detail(world, queued.request.id)
+    assert world.detail(waiting.request.id).request.state is RequestState.DENIED
+    after = world.detail(queued.request.id)
     assert after.request.state is RequestState.DENIED
     assert after.job is not None and after.job.state == "cancelled"
     assert after.events[-1].event_type == "revocation.denied"
@@ -163,7 +158,7 @@ def test_delivered_work_stays_delivered_and_is_flagged_for_legal_review(world: W
     assert (reached.before, reached.after) == (RequestState.DELIVERED, RequestState.DELIVERED)
     assert reached.action is Action.LEGAL_REVIEW
     assert [a.request_id for a in outcome.impact.delivered] == [made.request.id]
-    after = _detail(world, made.request.id)
+    after = world.detail(made.request.id)
     assert after.request.state is RequestState.DELIVERED
     assert [e.event_type for e in after.events[-2:]] == ["delivery.made", "revocation.legal_review"]
     flag = _ledger_body(world, after.events[-1].index)
@@ -203,7 +198,7 @@ def test_work_running_when_the_consent_is_revoked_is_flagged_not_moved(world: Wo
         RequestState.RUNNING,
         Action.PENDING_RUN,
     )
-    after = _detail(world, queued.request.id)
+    after = world.detail(queued.request.id)
     assert after.request.state is RequestState.RUNNING
     assert after.events[-1].event_type == "revocation.pending_run"
 
@@ -250,7 +245,7 @@ def test_an_iteration_sent_back_for_changes_keeps_its_state_and_is_flagged(
     )
     (reached,) = _revoke(world, consent).requests
     assert (reached.after, reached.action) == (RequestState.CHANGES_REQUESTED, Action.FLAGGED)
-    assert _detail(world, made.request.id).events[-1].event_type == "revocation.flagged"
+    assert world.detail(made.request.id).events[-1].event_type == "revocation.flagged"
 
 
 def test_work_still_covered_by_another_consent_of_the_performer_is_left_alone(
@@ -260,12 +255,12 @@ def test_work_still_covered_by_another_consent_of_the_performer_is_left_alone(
     with world.platform.db.transaction() as conn:
         second = record_consent(conn, drafts.consent(world))
     made = _in_review(world)  # judged under both consents
-    before = _detail(world, made.request.id)
+    before = world.detail(made.request.id)
     (reached,) = _revoke(world, first).requests
     assert reached.action is Action.STILL_COVERED
     assert reached.still_covered_by == (second.id,)
     assert reached.ledger_index is None
-    after = _detail(world, made.request.id)
+    after = world.detail(made.request.id)
     assert after.request.state is RequestState.IN_REVIEW
     assert after.events == before.events
 
@@ -274,12 +269,12 @@ def test_revoking_twice_is_a_conflict_and_moves_nothing(world: World) -> None:
     consent = _maya_consent(world)
     waiting = _de_aging(world)
     _revoke(world, consent)
-    denied = _detail(world, waiting.request.id)
+    denied = world.detail(waiting.request.id)
     written = _written(world)
     with refused("consent.already_revoked", Conflict):
         _revoke(world, consent)
     assert _written(world) == written
-    assert _detail(world, waiting.request.id) == denied
+    assert world.detail(waiting.request.id) == denied
 
 
 def test_only_legal_or_an_admin_revokes_and_a_refusal_writes_nothing(world: World) -> None:
@@ -297,7 +292,7 @@ def test_only_legal_or_an_admin_revokes_and_a_refusal_writes_nothing(world: Worl
     with refused("consent.reason_required"):
         revoke(world.platform, world.access("legal"), consent.id, reason=" ")
     assert _written(world) == written
-    assert _detail(world, waiting.request.id).request.state is RequestState.AWAITING_APPROVAL
+    assert world.detail(waiting.request.id).request.state is RequestState.AWAITING_APPROVAL
     with world.platform.db.read() as conn:
         revoked_at = conn.execute(
             select(consents.c.revoked_at).where(consents.c.id == consent.id)
