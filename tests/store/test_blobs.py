@@ -96,6 +96,22 @@ def test_a_blob_lives_under_its_hash(store: BlobStore, tmp_path: Path) -> None:
     assert files_under(tmp_path / "blobs") == [expected]
 
 
+def test_a_young_store_makes_its_first_level_folders_all_at_once(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    fan_out = tmp_path / "blobs" / "sha256"
+
+    first = store.put_bytes(b"plate 010", media_type="image/x-exr")
+    made = sorted(p.name for p in fan_out.iterdir())
+    second = store.put_bytes(b"plate 020", media_type="image/x-exr")
+
+    assert made == [f"{i:02x}" for i in range(256)]
+    assert sorted(p.name for p in fan_out.iterdir()) == made
+    assert [p.name for p in (fan_out / second.sha256[:2]).iterdir()] == [second.sha256[2:4]]
+    assert store.read_bytes(first.sha256) == b"plate 010"
+    assert store.read_bytes(second.sha256) == b"plate 020"
+
+
 def test_the_same_bytes_are_stored_once(store: BlobStore, tmp_path: Path) -> None:
     first = store.put_bytes(NOISE, media_type="audio/wav")
     second = store.put_stream(io.BytesIO(NOISE), media_type="audio/wav", max_bytes=len(NOISE))

@@ -301,12 +301,23 @@ class BlobStore:
         while not directory.is_dir():
             missing.append(directory)
             directory = directory.parent
+        fan_out = self.root / "sha256"
         for new in reversed(missing):
+            if new.parent == fan_out:
+                # A young store would make one of the 256 first-level folders (and
+                # sync its parent) for most of its first blobs: make them all at once.
+                for prefix in _PREFIXES:
+                    (fan_out / prefix).mkdir(exist_ok=True)
+                _fsync_dir(fan_out)
+                continue
             try:
                 new.mkdir()
             except FileExistsError:
                 continue  # another writer made it first (and fsyncs it)
             _fsync_dir(new.parent)
+
+
+_PREFIXES = tuple(f"{i:02x}" for i in range(256))
 
 
 def _fsync_dir(directory: Path) -> None:
